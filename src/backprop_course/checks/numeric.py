@@ -74,7 +74,7 @@ def close(got: Any, expected: Any, rtol: float = RTOL, atol: float = ATOL) -> bo
     with np.errstate(all="ignore"):
         both_nan = np.isnan(a) & np.isnan(b)
         same_inf = np.isinf(a) & (a == b)
-        near = np.abs(a - b) <= atol + rtol * np.abs(b)
+        near = np.isfinite(b) & (np.abs(a - b) <= atol + rtol * np.abs(b))
     return bool(np.all(both_nan | same_inf | near))
 
 
@@ -115,7 +115,10 @@ def _diagnose(got: np.ndarray, mistakes: Iterable[Mistake], args: tuple, kwargs:
             if callable(wrong):
                 with np.errstate(all="ignore"), warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    wrong = wrong(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+                    try:
+                        wrong = wrong(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+                    except Exception:  # this mistake cannot be evaluated here: it does not explain got
+                        continue
             if close(got, wrong, rtol, atol):
                 return mistake
     return None
@@ -168,14 +171,19 @@ def call(function: Callable, *args: Any, name: Optional[str] = None, kwargs: Opt
                        "`raise NotImplementedError()` in its answer cell with your code and run that cell.",
                        "not-implemented")
         except Exception as error:  # the student's code raised: report it as feedback
-            fail_plain(f"{what} raised {type(error).__name__}: {error}", "raised-error")
+            try:
+                text = str(error)
+            except Exception:  # an exception whose __str__ fails still gets reported
+                text = "(its message could not be shown)"
+            fail_plain(f"{what} raised {type(error).__name__}: {text[:300]}", "raised-error")
     if no_warnings and caught:
         first = caught[0]
         fail_plain(f"{what} emitted {first.category.__name__}: {first.message}. "
                    + (warning_hint or "Rewrite the computation so that no intermediate value overflows."),
                    "overflow-warning")
     if inputs_unchanged:
-        for before, after in zip(args, given_args):
+        pairs = list(zip(args, given_args)) + [(kwargs[k], given_kwargs[k]) for k in kwargs]
+        for before, after in pairs:
             if isinstance(before, np.ndarray) and not np.array_equal(before, after, equal_nan=True):
                 fail_plain(f"{what} changed its input array in place. Work on a copy "
                            "(x = x.copy()) or restore every entry you perturb.", "mutates-input")

@@ -52,8 +52,8 @@ def _time_limit(seconds: float):
 def as_expression(value: Any, what: str) -> sp.Expr:
     """``value`` as an evaluated SymPy expression, or a failure saying what it is instead."""
     __tracebackhide__ = True
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = sp.sympify(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = sp.Integer(int.__index__(value))  # a constant answer such as 0 is still exact
     if not isinstance(value, sp.Expr):
         fail(what, f"{short_repr(value)} of type {type(value).__name__}", "a SymPy expression", "not-sympy",
              "Build the answer from the provided SymPy symbols and sp.exp, sp.tanh, sp.diff …; "

@@ -1,0 +1,38 @@
+# Two verbs do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(abspath $(VENV))/bin
+# nbgrader shells out to alembic: the environment's bin/ must come first on PATH.
+export PATH := $(BIN):$(PATH)
+
+.PHONY: setup demo test release grade lab bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed" if sys.version_info < (3, 11) else 0)'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: setup      ## regenerate course/, grade the sample class with nbgrader, print the scores
+	$(BIN)/python -m autograde demo
+
+test: setup      ## the whole test suite
+	$(BIN)/python -m pytest -n auto --dist loadgroup
+
+release: setup   ## regenerate course/ from solutions/
+	$(BIN)/python -m autograde release
+
+grade: setup     ## autograde everything in submitted/ and print the scores
+	$(BIN)/python -m autograde grade
+
+lab: setup       ## JupyterLab with the nbgrader extensions (Assignments, Formgrader)
+	$(BIN)/jupyter lab
+
+bench: setup     ## time each solutions notebook in a fresh kernel
+	$(BIN)/python benchmarks/notebook_times.py
+
+clean:
+	rm -rf build submitted autograded feedback answer_keys gradebook.db .pytest_cache

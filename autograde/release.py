@@ -1,0 +1,57 @@
+"""Generate the student notebooks in course/ from solutions/ with nbgrader, and prove they match."""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from .nbgrader_app import api
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def assignments(root: Path = REPO) -> list[str]:
+    """Assignment ids: the folders of solutions/ that hold a notebook of the same name, sorted."""
+    return sorted(p.name for p in (root / "solutions").iterdir() if (p / f"{p.name}.ipynb").exists())
+
+
+def generate(root: Path = REPO, ids: list[str] | None = None) -> list[str]:
+    """Run nbgrader generate_assignment for each assignment; return the ids generated."""
+    grader = api(root)
+    done = []
+    for aid in ids or assignments(root):
+        result = grader.generate_assignment(aid, force=True, create=True)
+        if not result["success"]:
+            raise RuntimeError(f"nbgrader could not generate {aid}:\n{result.get('error') or result.get('log')}")
+        done.append(aid)
+    return done
+
+
+def fresh_release(root: Path = REPO) -> Path:
+    """Generate course/ from a copy of solutions/ in a temporary folder; return that folder."""
+    scratch = Path(tempfile.mkdtemp(prefix="release-"))
+    shutil.copy(root / "nbgrader_config.py", scratch)
+    shutil.copytree(root / "solutions", scratch / "solutions")
+    generate(scratch)
+    return scratch
+
+
+def release_drift(root: Path = REPO) -> list[str]:
+    """Files of course/ that differ from a fresh generation (missing, extra or changed)."""
+    scratch = fresh_release(root)
+    try:
+        fresh = {p.relative_to(scratch / "course") for p in (scratch / "course").rglob("*") if p.is_file()}
+        committed = {p.relative_to(root / "course") for p in (root / "course").rglob("*")
+                     if p.is_file() and ".ipynb_checkpoints" not in p.parts}
+        drift = [f"missing: course/{p}" for p in sorted(fresh - committed)]
+        drift += [f"not generated: course/{p}" for p in sorted(committed - fresh)]
+        for rel in sorted(fresh & committed):
+            a, b = scratch / "course" / rel, root / "course" / rel
+            same = (json.loads(a.read_text()) == json.loads(b.read_text())) if rel.suffix == ".ipynb" \
+                else a.read_bytes() == b.read_bytes()
+            if not same:
+                drift.append(f"changed: course/{rel}")
+        return drift
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -1,0 +1,187 @@
+"""Tables, plots and a learning-rate slider for 01_gradient_descent.
+
+Thin layers over functions passed in (the student's `gradient_descent` and `df`): nothing
+here computes a derivative or takes a descent step itself. While those functions are still
+stubs, every helper prints a short message instead of raising.
+"""
+from __future__ import annotations
+
+import io
+import math
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+#: The horizontal range shown for f; wide enough for paths that jump across the minimum.
+VIEW = (-4.5, 8.5)
+
+
+def _failure_message(error: Exception) -> str:
+    """What to tell a student whose function raised ``error``."""
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    where = frame.tb_frame.f_code.co_name if frame is not None else "your function"
+    if isinstance(error, NotImplementedError):
+        return (f"{where} is still a stub (it raises NotImplementedError). Finish it, run its "
+                "cell, then run this cell again.")
+    return f"{where} raised {type(error).__name__}: {error}. Fix it, then run this cell again."
+
+
+def run_descent(gradient_descent: Callable, grad: Callable, x0: float, learning_rate: float,
+                n_steps: int, report: Callable[[str], None] = print) -> Optional[np.ndarray]:
+    """``gradient_descent(grad, x0, learning_rate, n_steps)`` as a float64 array, or None.
+
+    When the call raises or returns something that is not n_steps + 1 numbers, ``report``
+    receives a message saying so and None comes back.
+    """
+    try:
+        with np.errstate(all="ignore"):
+            result = gradient_descent(grad, x0, learning_rate, n_steps)
+        iterates = np.asarray(result, dtype=float).ravel()
+    except Exception as error:  # the student's code: turn any failure into a message
+        report(_failure_message(error))
+        return None
+    if iterates.shape != (n_steps + 1,):
+        report(f"gradient_descent returned {iterates.size} numbers; expected n_steps + 1 = "
+               f"{n_steps + 1}. Its tests above say more.")
+        return None
+    return iterates
+
+
+def worked_table(gradient_descent: Callable, grad: Callable, x0: float, learning_rate: float,
+                 by_hand: Sequence[float]) -> Optional[np.ndarray]:
+    """Print the iterates next to a column worked out by hand; return the iterates (or None)."""
+    n_steps = len(by_hand) - 1
+    iterates = run_descent(gradient_descent, grad, x0, learning_rate, n_steps)
+    if iterates is None:
+        return None
+    print(f"{'k':>3}  {'x_k (computed)':>15}  {'rounded':>8}  {'by hand':>8}  {'by hand - rounded':>18}")
+    for k, (exact, hand) in enumerate(zip(iterates, by_hand)):
+        rounded = round(float(exact), 2)
+        gap = f"{hand - rounded:+.2f}" if abs(hand - rounded) > 1e-9 else ""
+        print(f"{k:>3}  {exact:>15.10f}  {rounded:>8.2f}  {hand:>8.2f}  {gap:>18}")
+    return iterates
+
+
+def plot_function(f: Callable, minimum: Optional[float] = None, ax=None, view=VIEW):
+    """Plot f on ``view`` and mark ``minimum`` when given; return the Axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.8))
+    xs = np.linspace(*view, 400)
+    ax.plot(xs, f(xs), color="tab:blue", label="f(x)")
+    if minimum is not None:
+        ax.plot([minimum], [f(minimum)], "o", color="tab:red", label=f"minimum at x = {minimum:g}")
+    ax.set(xlabel="x", ylabel="f(x)", title="f(x) = x² − 4x + 6")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def plot_descent(f: Callable, iterates: Optional[np.ndarray], ax=None, view=VIEW):
+    """Plot f and the path of ``iterates`` on its graph; return the Axes (None without iterates)."""
+    if iterates is None:
+        print("No iterates to plot yet: finish gradient_descent (and df) first.")
+        return None
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.8))
+    iterates = np.asarray(iterates, dtype=float)
+    xs = np.linspace(*view, 400)
+    ax.plot(xs, f(xs), color="tab:blue", label="f(x)")
+    ax.plot(iterates, f(iterates), "o-", color="tab:orange", markersize=4, lw=1,
+            label=f"{len(iterates) - 1} steps of gradient descent")
+    ax.plot(iterates[:1], f(iterates[:1]), "s", color="black", label=f"start x0 = {iterates[0]:g}")
+    ax.set(xlabel="x", ylabel="f(x)", title="The path of gradient descent on f")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def describe_run(slopes: np.ndarray) -> str:
+    """A sentence on how a run behaved, read from the slopes grad(x_k) along the path."""
+    with np.errstate(all="ignore"):
+        size = np.abs(slopes)
+    if not np.all(np.isfinite(size)) or size[-1] > size[0] * (1 + 1e-9):
+        return "diverges: each step lands further from the minimum than the one before."
+    if size[0] == 0 or size[-1] <= 1e-6 * size[0]:
+        verdict = "converges"
+    elif size[-1] >= size[0] * (1 - 1e-9):
+        return "never settles: it jumps back and forth between the same two points."
+    elif size[-1] > 1e-2 * size[0]:
+        verdict = "converges slowly: the slope is still " + f"{size[-1] / size[0]:.0%} of its starting size"
+    else:
+        verdict = "converges"
+    moving = slopes[:-1][size[:-1] > 0]
+    if moving.size > 1 and np.all(np.sign(moving[1:]) != np.sign(moving[:-1])):
+        verdict += ", jumping across the minimum at every step"
+    return verdict + "."
+
+
+def learning_rate_explorer(gradient_descent: Callable, grad: Callable, f: Callable,
+                           x0: float = 8.0, n_steps: int = 30):
+    """A slider for the learning rate (log scale) and the number of steps, redrawing two panels.
+
+    Left: the path on the graph of f. Right: the size of the slope |grad(x_k)| at each step,
+    on a log scale (a straight line falling means steady convergence). Returns the widget.
+    """
+    import ipywidgets as widgets
+
+    rate = widgets.FloatLogSlider(value=0.1, base=10, min=-3, max=math.log10(1.5), step=0.02,
+                                  description="learning rate", readout_format=".3f",
+                                  continuous_update=False, style={"description_width": "initial"},
+                                  layout=widgets.Layout(width="420px"))
+    steps = widgets.IntSlider(value=n_steps, min=1, max=100, description="steps",
+                              continuous_update=False, layout=widgets.Layout(width="300px"))
+    image = widgets.Image(format="png")
+    status = widgets.HTML()
+
+    fig = Figure(figsize=(9.5, 3.4), dpi=80, layout="constrained")
+    left, right = fig.subplots(1, 2)
+    xs = np.linspace(*VIEW, 300)
+    left.plot(xs, f(xs), color="tab:blue", label="f(x)")
+    path, = left.plot([], [], "o-", color="tab:orange", markersize=3, lw=1, label="iterates x_k")
+    left.plot([x0], [f(x0)], "s", color="black", label=f"start x0 = {x0:g}")
+    left.set(xlim=VIEW, ylim=(0, 1.05 * max(f(VIEW[0]), f(VIEW[1]))), xlabel="x", ylabel="f(x)",
+             title="Path on the graph of f")
+    left.legend(loc="upper center", fontsize=8)
+    slope_line, = right.semilogy([], [], ".-", color="tab:orange", label="|f'(x_k)|")
+    right.set(xlabel="step k", ylabel="size of the slope", title="How fast the slope shrinks")
+    right.grid(alpha=0.3)
+    right.legend(loc="upper right", fontsize=8)
+
+    def redraw(_change=None) -> None:
+        messages: list[str] = []
+        iterates = run_descent(gradient_descent, grad, x0, rate.value, steps.value, messages.append)
+        if iterates is not None:
+            try:
+                with np.errstate(all="ignore"):
+                    slopes = np.array([float(grad(x)) for x in iterates])
+            except Exception as error:  # the student's df
+                messages.append(_failure_message(error))
+        if messages:
+            status.value = f"<b>{messages[0]}</b>"
+            return
+        with np.errstate(all="ignore"):
+            path.set_data(iterates, f(iterates))
+            size = np.abs(slopes)
+            shown = np.where((size > 0) & np.isfinite(size), size, np.nan)
+        slope_line.set_data(np.arange(len(iterates)), shown)
+        right.set_xlim(0, max(1, len(iterates) - 1))
+        if np.any(np.isfinite(shown)):
+            low, high = np.nanmin(shown), np.nanmax(shown)
+            right.set_ylim(max(low, 1e-300) / 3, high * 3)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        image.value = buffer.getvalue()
+        status.value = (f"learning rate {rate.value:.3f}: after {steps.value} steps x = {iterates[-1]:.6g}; "
+                        f"the run {describe_run(slopes)}")
+
+    rate.observe(redraw, names="value")
+    steps.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([rate, steps]), status, image])

@@ -1,0 +1,1 @@
+"""Known wrong answers (Mistake objects with stable tags and hints), one module per topic; never a correct answer."""

@@ -1,0 +1,53 @@
+"""Every notebook graded by the real nbgrader: solutions full marks, untouched zero, the answer
+bank's correct variants full marks, its wrong answers lose points with the misconception named."""
+from __future__ import annotations
+
+import pytest
+from conftest import by_assignment
+from grading_checks import assert_full_marks, assert_loses_with_tag, assert_zero
+
+from autograde import answer_bank
+from autograde.release import assignments
+
+ASSIGNMENTS = assignments()
+ANSWERS = [a for aid in ASSIGNMENTS for a in answer_bank.load(aid)]
+
+
+@pytest.mark.parametrize("assignment", [by_assignment(a) for a in ASSIGNMENTS])
+def test_solutions_score_full_marks(graded, assignment):
+    assert_full_marks(graded(assignment).result("solution"))
+
+
+@pytest.mark.parametrize("assignment", [by_assignment(a) for a in ASSIGNMENTS])
+def test_untouched_student_notebook_scores_zero(graded, assignment):
+    assert_zero(graded(assignment).result("untouched"))
+
+
+@pytest.mark.parametrize("assignment", [by_assignment(a) for a in ASSIGNMENTS])
+def test_solutions_leave_written_answers_to_the_formgrader(graded, assignment):
+    result = graded(assignment).result("solution")
+    written = [c for c in result.cells if c.written]
+    assert written and all(c.score is None for c in written), "written answers must await manual grading"
+
+
+@pytest.mark.parametrize("assignment, answer", [
+    by_assignment(a.assignment, a, id=f"{a.assignment}-{a.name}-{a.label}") for a in ANSWERS if a.kind == "right"])
+def test_alternative_correct_answer_keeps_full_marks(graded, assignment, answer):
+    assert_full_marks(graded(assignment).of(answer))
+
+
+@pytest.mark.parametrize("assignment, answer", [
+    by_assignment(a.assignment, a, id=f"{a.assignment}-{a.name}-{a.label}") for a in ANSWERS if a.kind == "wrong"])
+def test_wrong_answer_loses_points_naming_the_mistake(graded, assignment, answer):
+    assert_loses_with_tag(graded(assignment).of(answer), answer)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_answer_bank_covers_every_graded_name(assignment):
+    bank = answer_bank.load(assignment)
+    from autograde.submissions import solution_sources
+    names = {n for n in solution_sources(assignment) if not n.startswith("written_")}
+    wrong = [a for a in bank if a.kind == "wrong"]
+    assert len(wrong) >= 5, f"{assignment}: only {len(wrong)} wrong answers in the bank"
+    assert {a.name for a in bank} >= names - {n for n in names if n.startswith("written")}, \
+        f"{assignment}: no bank entry for {sorted(names - {a.name for a in bank})}"
