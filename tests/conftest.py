@@ -18,15 +18,26 @@ def student_id(answer: answer_bank.Answer) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", f"{answer.kind}__{answer.name}__{answer.label}".lower())
 
 
-class GradedBank:
-    """One assignment graded once: the solutions, the untouched release and every answer-bank entry."""
+#: Each assignment's answer bank is graded in this many independent course folders, so that
+#: pytest-xdist can spread one large bank over several workers.
+CHUNKS = 2
 
-    def __init__(self, assignment: str, folder: Path):
+
+def chunk_of(answer: answer_bank.Answer) -> int:
+    return answer_bank.load(answer.assignment).index(answer) % CHUNKS
+
+
+class GradedBank:
+    """One chunk of an assignment graded once: every answer-bank entry of the chunk, and in
+    chunk 0 also the solutions and the untouched release."""
+
+    def __init__(self, assignment: str, chunk: int, folder: Path):
         self.assignment = assignment
-        self.answers = answer_bank.load(assignment)
+        self.answers = [a for a in answer_bank.load(assignment) if chunk_of(a) == chunk]
         course = sample_class.prepare_course(folder / "course")
-        submissions.write(submissions.build(assignment, "solution"), course, "solution", assignment)
-        submissions.write(submissions.build(assignment, "untouched"), course, "untouched", assignment)
+        if chunk == 0:
+            submissions.write(submissions.build(assignment, "solution"), course, "solution", assignment)
+            submissions.write(submissions.build(assignment, "untouched"), course, "untouched", assignment)
         for answer in self.answers:
             nb = submissions.build(assignment, "solution", {answer.name: answer.code})
             submissions.write(nb, course, student_id(answer), assignment)
@@ -41,21 +52,19 @@ class GradedBank:
 
 @pytest.fixture(scope="session")
 def graded(tmp_path_factory):
-    """graded(assignment) → that assignment's GradedBank, graded once per test worker."""
-    cache: dict[str, GradedBank] = {}
+    """graded(assignment, chunk=0) → that chunk's GradedBank, graded once per test worker."""
+    cache: dict[tuple[str, int], GradedBank] = {}
 
-    def get(assignment: str) -> GradedBank:
-        if assignment not in cache:
-            cache[assignment] = GradedBank(assignment, tmp_path_factory.mktemp(assignment))
-        return cache[assignment]
+    def get(assignment: str, chunk: int = 0) -> GradedBank:
+        if (assignment, chunk) not in cache:
+            folder = tmp_path_factory.mktemp(f"{assignment}-{chunk}")
+            cache[(assignment, chunk)] = GradedBank(assignment, chunk, folder)
+        return cache[(assignment, chunk)]
 
     return get
 
 
-def by_assignment(assignment: str, *values, id: str = "") -> pytest.param:
-    """A test parameter kept on the same test worker as every other one of its assignment."""
-    return pytest.param(assignment, *values, id=id or assignment, marks=pytest.mark.xdist_group(assignment))
-
-
-def release_exists(assignment: str) -> bool:
-    return (REPO / "course" / assignment / f"{assignment}.ipynb").exists()
+def by_assignment(assignment: str, *values, chunk: int = 0, id: str = "") -> pytest.param:
+    """A test parameter kept on the same test worker as every other one of its assignment chunk."""
+    return pytest.param(assignment, *values, id=id or assignment,
+                        marks=pytest.mark.xdist_group(f"{assignment}-{chunk}"))

@@ -27,3 +27,11 @@ def test_environment_yml_installs_the_course_package_itself():
     deps = yaml.safe_load((REPO / "environment.yml").read_text())["dependencies"]
     pip = next(d["pip"] for d in deps if isinstance(d, dict))
     assert "--editable ." in pip
+
+
+def test_every_package_folder_is_declared_for_installation():
+    """A non-editable install ships only the packages pyproject.toml lists."""
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(REPO / "src").parts) for p in (REPO / "src").rglob("__init__.py")}
+    found |= {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "autograde").rglob("__init__.py")}
+    assert found == listed

@@ -110,3 +110,12 @@ def test_passed_without_hidden_tests_does_not_mention_them(capsys):
     assert passed("df", hidden=False) is None
     out = capsys.readouterr().out
     assert "df" in out and "Hidden" not in out
+
+
+def test_defined_returns_the_value_or_tells_the_student_to_run_the_answer_cell():
+    from backprop_course.checks import defined
+
+    assert defined("rate", {"rate": 0.5}) == 0.5
+    with pytest.raises(CheckFailure, match="rate is not defined yet") as failure:
+        defined("rate", {})
+    assert failure.value.tag == "not-implemented"

@@ -588,3 +588,13 @@ def test_rng_default_is_the_course_seed_and_a_fresh_generator_each_time():
     assert rng().random(3).tolist() == rng(COURSE_SEED).random(3).tolist()
     generator = rng()
     assert generator is not rng() and isinstance(generator, np.random.Generator)
+
+
+def test_a_when_mistake_can_explain_a_wrong_shape():
+    short = Mistake("off-by-one-steps", "one entry short", when=lambda got: got.shape == (3,))
+    with pytest.raises(CheckFailure) as failure:
+        check_value(np.zeros(3), np.zeros(4), "gradient_descent(g, 0.0, 0.1, 3)", kind="array", mistakes=[short])
+    assert failure.value.tag == "off-by-one-steps" and "shape (3,)" in str(failure.value)
+    with pytest.raises(CheckFailure) as failure:
+        check_value(np.zeros(5), np.zeros(4), "g", kind="array", mistakes=[short])
+    assert failure.value.tag == "wrong-shape"

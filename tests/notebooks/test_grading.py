@@ -3,11 +3,12 @@ bank's correct variants full marks, its wrong answers lose points with the misco
 from __future__ import annotations
 
 import pytest
-from conftest import by_assignment
+from conftest import by_assignment, chunk_of
 from grading_checks import assert_full_marks, assert_loses_with_tag, assert_zero
 
 from autograde import answer_bank
 from autograde.release import assignments
+from autograde.submissions import solution_sources
 
 ASSIGNMENTS = assignments()
 ANSWERS = [a for aid in ASSIGNMENTS for a in answer_bank.load(aid)]
@@ -30,24 +31,26 @@ def test_solutions_leave_written_answers_to_the_formgrader(graded, assignment):
     assert written and all(c.score is None for c in written), "written answers must await manual grading"
 
 
-@pytest.mark.parametrize("assignment, answer", [
-    by_assignment(a.assignment, a, id=f"{a.assignment}-{a.name}-{a.label}") for a in ANSWERS if a.kind == "right"])
+def _bank(kind: str) -> list:
+    return [by_assignment(a.assignment, a, chunk=chunk_of(a), id=f"{a.assignment}-{a.name}-{a.label}")
+            for a in ANSWERS if a.kind == kind]
+
+
+@pytest.mark.parametrize("assignment, answer", _bank("right"))
 def test_alternative_correct_answer_keeps_full_marks(graded, assignment, answer):
-    assert_full_marks(graded(assignment).of(answer))
+    assert_full_marks(graded(assignment, chunk_of(answer)).of(answer))
 
 
-@pytest.mark.parametrize("assignment, answer", [
-    by_assignment(a.assignment, a, id=f"{a.assignment}-{a.name}-{a.label}") for a in ANSWERS if a.kind == "wrong"])
+@pytest.mark.parametrize("assignment, answer", _bank("wrong"))
 def test_wrong_answer_loses_points_naming_the_mistake(graded, assignment, answer):
-    assert_loses_with_tag(graded(assignment).of(answer), answer)
+    assert_loses_with_tag(graded(assignment, chunk_of(answer)).of(answer), answer)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_answer_bank_covers_every_graded_name(assignment):
     bank = answer_bank.load(assignment)
-    from autograde.submissions import solution_sources
     names = {n for n in solution_sources(assignment) if not n.startswith("written_")}
     wrong = [a for a in bank if a.kind == "wrong"]
     assert len(wrong) >= 5, f"{assignment}: only {len(wrong)} wrong answers in the bank"
-    assert {a.name for a in bank} >= names - {n for n in names if n.startswith("written")}, \
-        f"{assignment}: no bank entry for {sorted(names - {a.name for a in bank})}"
+    uncovered = names - {a.name for a in wrong}
+    assert not uncovered, f"{assignment}: no wrong answer in the bank for {sorted(uncovered)}"

@@ -76,6 +76,15 @@ def fail_plain(message: str, tag: str) -> None:
     raise CheckFailure(f"{message}\n[{tag}]", tag)
 
 
+def defined(name: str, namespace: dict) -> Any:
+    """The value a notebook gave ``name``, or a failure telling the student to run its answer cell."""
+    __tracebackhide__ = True
+    if name not in namespace:
+        fail_plain(f"{name} is not defined yet: write it in its answer cell (replacing "
+                   "`raise NotImplementedError()`) and run that cell.", "not-implemented")
+    return namespace[name]
+
+
 def passed(name: str, hidden: bool = True) -> None:
     """Say that the visible tests passed, and that more tests run at grading time."""
     note = " Hidden tests with other inputs run when your notebook is graded." if hidden else ""

@@ -138,6 +138,13 @@ def check_value(got: Any, expected: Any, what: str, *, kind: str = "float",
     expected_arr = np.asarray(expected, dtype=np.float64)
     if kind == "array" and shape is None:
         shape = expected_arr.shape
+    if kind == "array":
+        plain = as_float_array(got, what)
+        if plain.shape != tuple(shape):  # a mistake's `when` may explain the shape (an entry short, …)
+            found = _diagnose(plain, [m for m in mistakes if m.when is not None], args, kwargs or {}, rtol, atol)
+            fail(what, f"an array of shape {plain.shape}", f"shape {tuple(shape)}",
+                 found.tag if found else "wrong-shape", found.hint if found else
+                 "Check how many entries you create and whether you reshaped or summed over the wrong axis.")
     plain = _coerce(got, kind, what, shape)
     if close(plain, expected_arr, rtol, atol):
         return plain
@@ -162,7 +169,7 @@ def call(function: Callable, *args: Any, name: Optional[str] = None, kwargs: Opt
     if not callable(function):
         fail_plain(f"{name} should be a function, but it is {short_repr(function)}.", "not-a-function")
     given_args, given_kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
-    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn", under="ignore"):
         warnings.simplefilter("always")
         try:
             result = function(*given_args, **given_kwargs)
