@@ -23,7 +23,8 @@ TARGET_SECONDS = 5.0
 def time_once(path: Path) -> tuple[float, float]:
     """(kernel start-up seconds, cell execution seconds) for one fresh-kernel run."""
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                            resources={"metadata": {"path": str(path.parent)}})
     started = time.perf_counter()
     with client.setup_kernel():
         ready = time.perf_counter()

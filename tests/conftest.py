@@ -9,7 +9,6 @@ import pytest
 from autograde import answer_bank, sample_class, submissions
 from autograde.grade import autograde
 from autograde.nbgrader_app import ensure_tools_on_path
-from autograde.release import REPO
 
 ensure_tools_on_path()
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import math
-import warnings
-from contextlib import contextmanager
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -18,30 +16,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullLocator
 
+from .student_code import failure_message, quiet
+
 #: The horizontal range shown for f; wide enough for paths that jump across the minimum.
 VIEW = (-4.5, 8.5)
 #: The fixed range of the slope panel, so that runs at different learning rates compare at a glance.
 SLOPE_RANGE = (1e-16, 1e16)
-
-
-@contextmanager
-def _quiet():
-    """Run student code and arithmetic on its results without warnings reaching stderr."""
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
-
-def _failure_message(error: Exception) -> str:
-    """What to tell a student whose function raised ``error``."""
-    frame = error.__traceback__
-    while frame is not None and frame.tb_next is not None:
-        frame = frame.tb_next
-    where = frame.tb_frame.f_code.co_name if frame is not None else "your function"
-    if isinstance(error, NotImplementedError):
-        return (f"{where} is still a stub (it raises NotImplementedError). Finish it, run its "
-                "cell, then run this cell again.")
-    return f"{where} raised {type(error).__name__}: {error}. Fix it, then run this cell again."
 
 
 def run_descent(gradient_descent: Callable, grad: Callable, x0: float, learning_rate: float,
@@ -52,11 +32,11 @@ def run_descent(gradient_descent: Callable, grad: Callable, x0: float, learning_
     receives a message saying so and None comes back.
     """
     try:
-        with _quiet():
+        with quiet():
             result = gradient_descent(grad, x0, learning_rate, n_steps)
             iterates = np.asarray(result, dtype=float).ravel()
     except Exception as error:  # the student's code: turn any failure into a message
-        report(_failure_message(error))
+        report(failure_message(error))
         return None
     if iterates.shape != (n_steps + 1,):
         report(f"gradient_descent returned {iterates.size} numbers; expected n_steps + 1 = "
@@ -108,7 +88,7 @@ def plot_descent(f: Callable, iterates: Optional[np.ndarray], ax=None, view=VIEW
         _, ax = plt.subplots(figsize=(6, 3.8))
     iterates = np.asarray(iterates, dtype=float)
     xs = np.linspace(*view, 400)
-    with _quiet():
+    with quiet():
         heights = f(iterates)
     ax.plot(xs, f(xs), color="tab:blue", label="f(x)")
     ax.plot(iterates, heights, "o-", color="tab:orange", markersize=4, lw=1,
@@ -200,14 +180,14 @@ def learning_rate_explorer(gradient_descent: Callable, grad: Callable, f: Callab
         iterates = run_descent(gradient_descent, grad, x0, rate.value, steps.value, messages.append)
         if iterates is not None:
             try:
-                with _quiet():
+                with quiet():
                     slopes = np.array([float(grad(x)) for x in iterates])
             except Exception as error:  # the student's df
-                messages.append(_failure_message(error))
+                messages.append(failure_message(error))
         if messages:
             status.value = f"<b>{messages[0]}</b>"
             return
-        with _quiet():
+        with quiet():
             path.set_data(iterates, f(iterates))
             size = np.abs(slopes)
             shown = np.where((size > 0) & np.isfinite(size), size, np.nan)
