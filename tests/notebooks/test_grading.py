@@ -12,6 +12,8 @@ from autograde.submissions import solution_sources
 
 ASSIGNMENTS = assignments()
 ANSWERS = [a for aid in ASSIGNMENTS for a in answer_bank.load(aid)]
+#: The least number of plausible wrong answers each notebook's bank must hold (set by its issue).
+MIN_WRONG = {"01": 5, "02": 5, "03": 8, "04": 8, "05": 10, "06": 10}
 
 
 @pytest.mark.parametrize("assignment", [by_assignment(a) for a in ASSIGNMENTS])
@@ -51,6 +53,7 @@ def test_answer_bank_covers_every_graded_name(assignment):
     bank = answer_bank.load(assignment)
     names = {n for n in solution_sources(assignment) if not n.startswith("written_")}
     wrong = [a for a in bank if a.kind == "wrong"]
-    assert len(wrong) >= 5, f"{assignment}: only {len(wrong)} wrong answers in the bank"
+    least = MIN_WRONG.get(assignment[:2], 5)
+    assert len(wrong) >= least, f"{assignment}: only {len(wrong)} wrong answers in the bank (at least {least})"
     uncovered = names - {a.name for a in wrong}
     assert not uncovered, f"{assignment}: no wrong answer in the bank for {sorted(uncovered)}"

@@ -1,0 +1,124 @@
+"""A two-class data set and the training plots of 04_single_neuron.
+
+Thin layers over what the student passes in (their `train` and `predict`, or the arrays those
+returned): nothing here computes a prediction, a cost or a gradient itself. While those
+functions are still stubs, every helper prints a short message instead of raising.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy as np
+
+from .seeding import rng
+from .student_code import failure_message, quiet
+
+#: Centres of the two blobs (class 0, class 1) and their common spread.
+BLOB_CENTRES = ((-1.0, 1.5), (1.8, 0.2))
+BLOB_SPREAD = 0.9
+
+
+def two_blobs(n: int = 100, seed: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, y)``: n points in the plane, half around each centre, labels 0.0 and 1.0, shuffled.
+
+    X has shape (n, 2) and y shape (n,), both float64; the same seed gives the same data.
+    """
+    generator = rng(seed)
+    counts = (n // 2, n - n // 2)
+    X = np.vstack([generator.normal(centre, BLOB_SPREAD, size=(k, 2)) for centre, k in zip(BLOB_CENTRES, counts)])
+    y = np.concatenate([np.zeros(counts[0]), np.ones(counts[1])])
+    order = generator.permutation(n)
+    return X[order], y[order]
+
+
+def run_training(train: Callable, X: np.ndarray, y: np.ndarray, learning_rate: float, n_steps: int,
+                 report: Callable[[str], None] = print) -> Optional[tuple[np.ndarray, float, np.ndarray]]:
+    """``train(X, y, learning_rate, n_steps)`` as (w, b, costs), or None after a message to ``report``."""
+    try:
+        with quiet():
+            w, b, costs = train(X.copy(), y.copy(), learning_rate, n_steps)
+            w, b = np.asarray(w, dtype=float).ravel(), float(b)
+            costs = np.asarray(costs, dtype=float).ravel()
+    except Exception as error:  # the student's code: any failure becomes a message
+        report(failure_message(error))
+        return None
+    if w.shape != (X.shape[1],) or costs.shape != (n_steps + 1,):
+        report(f"train returned w of shape {w.shape} and {costs.size} costs; expected shape ({X.shape[1]},) "
+               f"and n_steps + 1 = {n_steps + 1} costs. Its tests above say more.")
+        return None
+    return w, b, costs
+
+
+def plot_cost_history(costs: np.ndarray, ax=None, title: str = "Cost during training"):
+    """The cost before each step and after the last one, against the step number; return the Axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.8))
+    costs = np.asarray(costs, dtype=float)
+    ax.plot(np.arange(costs.size), costs, color="tab:blue", label=f"C after k steps (last: {costs[-1]:.4f})")
+    ax.plot([0], costs[:1], "s", color="black", label=f"start w = 0, b = 0: C = {costs[0]:.4f}")
+    ax.set(xlabel="gradient-descent step k", ylabel="cost C", title=title)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def plot_decision_boundary(predict: Callable, w: np.ndarray, b: float, X: np.ndarray, y: np.ndarray,
+                           ax=None, title: str = "Decision boundary of the trained neuron"):
+    """The data (one marker per class), ``predict``'s output as shading, and its ŷ = ½ contour.
+
+    Returns the Axes, or None (after a message) while ``predict`` cannot be evaluated.
+    """
+    import matplotlib.pyplot as plt
+
+    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+    pad = 0.8
+    xs = np.linspace(X[:, 0].min() - pad, X[:, 0].max() + pad, 160)
+    ys = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, 160)
+    gx, gy = np.meshgrid(xs, ys)
+    try:
+        with quiet():
+            shade = np.asarray(predict(np.column_stack([gx.ravel(), gy.ravel()]), w, b), dtype=float).reshape(gx.shape)
+    except Exception as error:  # the student's predict
+        print(failure_message(error))
+        return None
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 4.5))
+    filled = ax.contourf(gx, gy, shade, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.35)
+    ax.figure.colorbar(filled, ax=ax, label="prediction ŷ")
+    ax.contour(gx, gy, shade, levels=[0.5], colors="black", linewidths=1.5)
+    ax.plot([], [], color="black", label="decision boundary ŷ = ½")
+    ax.scatter(*X[y == 0].T, s=18, color="tab:blue", edgecolor="white", linewidth=0.4, label="class y = 0")
+    ax.scatter(*X[y == 1].T, s=18, color="tab:red", marker="^", edgecolor="white", linewidth=0.4,
+               label="class y = 1")
+    ax.set(xlabel="input x₁", ylabel="input x₂", title=title)
+    ax.legend(loc="lower right", fontsize="small")
+    return ax
+
+
+def show_training(train: Callable, predict: Callable, X: np.ndarray, y: np.ndarray, learning_rate: float,
+                  n_steps: int):
+    """Run the student's ``train`` and draw the cost history beside the decision boundary.
+
+    Returns (w, b, costs), or None (after a message) while train or predict is unfinished.
+    """
+    import matplotlib.pyplot as plt
+
+    trained = run_training(train, X, y, learning_rate, n_steps)
+    if trained is None:
+        return None
+    w, b, costs = trained
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11.5, 4.3))
+    plot_cost_history(costs, ax=left, title=f"Cost per step (learning rate {learning_rate:g})")
+    if plot_decision_boundary(predict, w, b, X, y, ax=right) is None:
+        plt.close(fig)
+        return None
+    fig.tight_layout()
+    plt.show()
+    with quiet():
+        hits = np.mean((np.asarray(predict(X, w, b), dtype=float) >= 0.5) == (y == 1))
+    print(f"after {n_steps} steps: w = {np.round(w, 4)}, b = {b:.4f}, cost {costs[-1]:.4f}, "
+          f"{hits:.0%} of the points on the right side of the boundary")
+    return trained
