@@ -11,6 +11,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from .seeding import rng
+from .boundary_plots import plot_boundary
 from .student_code import failure_message, quiet
 
 #: Centres of the two blobs (class 0, class 1) and their common spread.
@@ -71,31 +72,8 @@ def plot_decision_boundary(predict: Callable, w: np.ndarray, b: float, X: np.nda
 
     Returns the Axes, or None (after a message) while ``predict`` cannot be evaluated.
     """
-    import matplotlib.pyplot as plt
-
-    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
-    pad = 0.8
-    xs = np.linspace(X[:, 0].min() - pad, X[:, 0].max() + pad, 160)
-    ys = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, 160)
-    gx, gy = np.meshgrid(xs, ys)
-    try:
-        with quiet():
-            shade = np.asarray(predict(np.column_stack([gx.ravel(), gy.ravel()]), w, b), dtype=float).reshape(gx.shape)
-    except Exception as error:  # the student's predict
-        print(failure_message(error))
-        return None
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 4.5))
-    filled = ax.contourf(gx, gy, shade, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.35)
-    ax.figure.colorbar(filled, ax=ax, label="prediction ŷ")
-    ax.contour(gx, gy, shade, levels=[0.5], colors="black", linewidths=1.5)
-    ax.plot([], [], color="black", label="decision boundary ŷ = ½")
-    ax.scatter(*X[y == 0].T, s=18, color="tab:blue", edgecolor="white", linewidth=0.4, label="class y = 0")
-    ax.scatter(*X[y == 1].T, s=18, color="tab:red", marker="^", edgecolor="white", linewidth=0.4,
-               label="class y = 1")
-    ax.set(xlabel="input x₁", ylabel="input x₂", title=title)
-    ax.legend(loc="lower right", fontsize="small")
-    return ax
+    return plot_boundary(lambda points: predict(points, w, b), X, y, ax=ax, title=title,
+                         output_name="prediction ŷ", class_name="class y", pad=0.8, resolution=160)
 
 
 def show_training(train: Callable, predict: Callable, X: np.ndarray, y: np.ndarray, learning_rate: float,

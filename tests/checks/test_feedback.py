@@ -119,3 +119,11 @@ def test_defined_returns_the_value_or_tells_the_student_to_run_the_answer_cell()
     with pytest.raises(CheckFailure, match="rate is not defined yet") as failure:
         defined("rate", {})
     assert failure.value.tag == "not-implemented"
+
+
+def test_functions_passed_as_arguments_are_shown_by_name():
+    def cube(v):
+        return v ** 3
+
+    assert describe_call("numerical_gradient", (cube, np.array([1.0]))) == "numerical_gradient(cube, array([1.]))"
+    assert describe_call("gradient_descent", (lambda x: x, 8.0)) == "gradient_descent(a lambda, 8.0)"

@@ -45,6 +45,8 @@ def short_repr(value: Any, limit: int = 80, details: bool = True) -> str:
             body = np.array2string(value, separator=", ")
         extra = f", shape={value.shape}, dtype={value.dtype}" if details else ""
         text = f"array({body}{extra})" if value.ndim else repr(value)
+    elif callable(value) and hasattr(value, "__name__"):
+        text = value.__name__ if value.__name__ != "<lambda>" else "a lambda"
     else:
         try:
             text = repr(value)

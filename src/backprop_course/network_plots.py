@@ -1,0 +1,124 @@
+"""Loss curves and decision boundaries for 06_one_hidden_layer.
+
+Thin layers over what the student passes in (their `train` and `forward`, or the arrays those
+returned): nothing here runs a forward pass, a backward pass or a training step itself. While
+those functions are still stubs, every helper prints a short message instead of raising.
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping, Optional
+
+import numpy as np
+from matplotlib.ticker import FuncFormatter, NullFormatter
+
+from .boundary_plots import plot_boundary
+from .student_code import failure_message, quiet
+
+#: Loss curves are drawn down to this fraction of their largest value (a perfect fit would reach 1e-30).
+FLOOR = 1e-6
+
+
+def _two_three_five(value: float, _position) -> str:
+    """Label a minor log tick only at 2, 3 and 5 times a power of ten, so labels do not overlap."""
+    if value <= 0:
+        return ""
+    leading = round(value / 10 ** np.floor(np.log10(value)))
+    return f"{value:g}" if leading in (2, 3, 5) else ""
+
+
+def run_training(train: Callable, X: np.ndarray, T: np.ndarray, n_hidden: int, learning_rate: float,
+                 n_epochs: int, activation: str = "tanh", seed: int = 0,
+                 report: Callable[[str], None] = print) -> Optional[tuple[dict, np.ndarray]]:
+    """``train(X, T, n_hidden, learning_rate, n_epochs, activation, seed)`` as (params, losses), or None.
+
+    When the call raises or returns losses of the wrong length, ``report`` receives a message.
+    """
+    try:
+        with quiet():
+            params, losses = train(X.copy(), T.copy(), n_hidden, learning_rate, n_epochs,
+                                   activation=activation, seed=seed)
+            losses = np.asarray(losses, dtype=float).ravel()
+    except Exception as error:  # the student's code: any failure becomes a message
+        report(failure_message(error))
+        return None
+    if losses.shape != (n_epochs + 1,):
+        report(f"train returned {losses.size} losses; expected n_epochs + 1 = {n_epochs + 1}. "
+               "Its tests above say more.")
+        return None
+    return params, losses
+
+
+def plot_losses(histories: Mapping[str, np.ndarray], ax=None, title: str = "Loss during training"):
+    """One curve per entry of ``histories`` (label → losses before each epoch and after the last)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.8))
+    for label, losses in histories.items():
+        losses = np.asarray(losses, dtype=float)
+        ax.plot(np.arange(losses.size), losses, label=f"{label} (last: {losses[-1]:.4f})")
+    ax.set(xlabel="epoch (full-batch gradient-descent step)", ylabel="loss E", title=title, yscale="log")
+    lowest = min(float(np.min(np.asarray(h, dtype=float))) for h in histories.values())
+    highest = max(float(np.max(np.asarray(h, dtype=float))) for h in histories.values())
+    ax.set_ylim(max(lowest, highest * FLOOR) / 1.5, highest * 1.5)
+    plain = FuncFormatter(lambda value, _: f"{value:g}")  # plain labels: fast, no mathtext
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(FuncFormatter(_two_three_five) if highest < 100 * lowest else NullFormatter())
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_decision_boundary(forward: Callable, params: dict, X: np.ndarray, T: np.ndarray,
+                           activation: str = "tanh", ax=None, title: str = "Decision boundary"):
+    """The data (one marker per class), the network's output y as shading and its y = ½ contour.
+
+    Returns the Axes, or None (after a message) while ``forward`` cannot be evaluated.
+    """
+    def first_output(points):
+        output, _ = forward(points, params, activation=activation)
+        return np.asarray(output, dtype=float)[:, 0]
+
+    return plot_boundary(first_output, X, T, ax=ax, title=title, output_name="network output y",
+                         class_name="target t", resolution=100, levels=np.linspace(-0.25, 1.25, 13))
+
+
+def show_training(train: Callable, forward: Callable, problems, activations=("tanh", "sigmoid"), seed: int = 0):
+    """Train on each problem once per activation; draw one row per problem in a single figure: the loss
+    curves beside the decision boundary of the first activation.
+
+    ``problems`` is a list of dicts with the keys name, X, T, n_hidden, learning_rate and n_epochs.
+    Returns {name: {activation: (params, losses)}}, or None (after a message) while train or forward
+    is unfinished.
+    """
+    import matplotlib.pyplot as plt
+
+    runs = {}
+    for problem in problems:
+        runs[problem["name"]] = {}
+        for activation in activations:
+            trained = run_training(train, problem["X"], problem["T"], problem["n_hidden"], problem["learning_rate"],
+                                   problem["n_epochs"], activation, seed)
+            if trained is None:
+                return None
+            runs[problem["name"]][activation] = trained
+    first = activations[0]
+    fig, axes = plt.subplots(len(problems), 2, figsize=(11.5, 4.1 * len(problems)), squeeze=False)
+    fig.subplots_adjust(left=0.07, right=0.97, bottom=0.07, top=0.95, wspace=0.22, hspace=0.3)
+    for (left, right), problem in zip(axes, problems):
+        name, mine = problem["name"], runs[problem["name"]]
+        plot_losses({f"g = {a}": losses for a, (_, losses) in mine.items()}, ax=left,
+                    title=f"Loss on {name} ({problem['n_hidden']} hidden units, learning rate {problem['learning_rate']:g})")
+        if plot_decision_boundary(forward, mine[first][0], problem["X"], problem["T"], first, ax=right,
+                                  title=f"Decision boundary on {name}, g = {first}") is None:
+            plt.close(fig)
+            return None
+    plt.show()
+    for problem in problems:
+        for activation, (params, losses) in runs[problem["name"]].items():
+            with quiet():
+                output = np.asarray(forward(problem["X"], params, activation=activation)[0], dtype=float)[:, 0]
+            hits = np.mean((output >= 0.5) == (np.asarray(problem["T"]).ravel() == 1))
+            print(f"{problem['name']:>9}, g = {activation:<7}: loss {losses[0]:.4f} → {losses[-1]:.4f} after "
+                  f"{problem['n_epochs']} epochs, {hits:.0%} of the points on the right side of y = ½")
+    return runs
