@@ -5,7 +5,7 @@ BIN    := $(abspath $(VENV))/bin
 # nbgrader shells out to alembic: the environment's bin/ must come first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup demo test release grade lab bench clean
+.PHONY: setup chromium demo test release grade lab bench clean
 
 setup: $(VENV)/.installed
 
@@ -19,7 +19,13 @@ $(VENV)/.installed: pyproject.toml
 demo: setup      ## regenerate course/, grade the sample class with nbgrader, print the scores
 	$(BIN)/python -m autograde demo
 
-test: setup      ## the whole test suite
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  { echo "Chromium is needed for the browser tests: sudo apt-get install chromium"; exit 1; }
+
+test: setup chromium  ## the whole test suite
 	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 release: setup   ## regenerate course/ from solutions/
@@ -31,8 +37,9 @@ grade: setup     ## autograde everything in submitted/ and print the scores
 lab: setup       ## JupyterLab with the nbgrader extensions (Assignments, Formgrader)
 	$(BIN)/jupyter lab
 
-bench: setup     ## time each solutions notebook in a fresh kernel
+bench: setup     ## time each solutions notebook in a fresh kernel, and the widgets' redraws
 	$(BIN)/python benchmarks/notebook_times.py
+	$(BIN)/python benchmarks/widget_latency.py
 
 clean:
 	rm -rf build submitted autograded feedback answer_keys gradebook.db .pytest_cache
