@@ -12,10 +12,10 @@ c.Execute.timeout = 30
 c.Execute.startup_timeout = 60
 
 # nbgrader scores a test cell that wrote anything to stderr as zero. Warnings that a correct answer
-# can trigger (NumPy's RuntimeWarning, matplotlib building its font cache on a fresh machine) must not
+# can trigger (NumPy's RuntimeWarning, matplotlib building or searching its font cache) must not
 # cost points, so stderr output matching this pattern is dropped before grading.
 c.IgnorePattern.enabled = True
-c.IgnorePattern.pattern = r"(Warning:|Matplotlib is building the font cache)"
+c.IgnorePattern.pattern = r"(Warning:|Matplotlib is building the font cache|findfont:)"
 
 # Kernels run on loopback only; keep their start-up log lines out of the grading output.
 c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]

@@ -44,10 +44,14 @@ def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     for aid in WIDGET_NOTEBOOKS:
         nbformat.write(submissions.build(aid, "solution"), root / f"{aid}.ipynb")
-    # Render every cell (no windowing), so that the test sees each prompt and output in the page.
-    settings = root / ".settings" / "@jupyterlab" / "notebook-extension"
-    settings.mkdir(parents=True)
-    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    # Render every cell (no windowing) so that the test sees each prompt and output; no news pop-up.
+    for extension, name, value in (("notebook-extension", "tracker", '{"windowingMode": "none"}'),
+                                   ("apputils-extension", "notification", '{"fetchNews": "false"}')):
+        folder = root / ".settings" / "@jupyterlab" / extension
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.jupyterlab-settings").write_text(value)
+    # Matplotlib says on stderr when it builds its font cache: build it before any notebook runs.
+    subprocess.run([sys.executable, "-c", "import matplotlib.pyplot"], check=True, capture_output=True)
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"),
                JUPYTERLAB_SETTINGS_DIR=str(root / ".settings"),
@@ -87,12 +91,19 @@ def browser():
         chromium.close()
 
 
+#: The notebook on show (other panels may linger hidden in the DOM).
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+
+
 def _open(browser, lab, notebook: str) -> Page:
+    """A page with ``notebook`` alone in a workspace of its own, its kernel started and idle."""
     url, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{url}/lab/tree/{notebook}?token={token}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+    workspace = notebook.replace(".", "-")
+    page.goto(f"{url}/lab/workspaces/{workspace}/tree/{notebook}?reset&token={token}")
+    page.wait_for_selector(f"{PANEL} .jp-Cell", timeout=90_000)
+    page.locator(".jp-StatusBar-TextItem", has_text="| Idle").first.wait_for(timeout=120_000)
+    page.locator(f"{PANEL} .jp-Cell").first.click()  # the Run menu acts on the focused notebook
     return page
 
 
@@ -106,7 +117,7 @@ def _run_all(page: Page) -> None:
     _menu(page, "Run", "Run All Cells")
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
+        prompts = page.locator(f"{PANEL} .jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
         if prompts and all(p.strip().startswith("[") and p.strip()[1:2].isdigit() for p in prompts):
             return
         time.sleep(0.5)
@@ -115,7 +126,7 @@ def _run_all(page: Page) -> None:
 
 def _errors(page: Page) -> list[str]:
     """Text of every error or stderr output shown (JupyterLab renders both with this MIME type)."""
-    return page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').all_inner_texts()
+    return page.locator(f'{PANEL} .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').all_inner_texts()
 
 
 def _drag_first_slider(page: Page, widget, pixels: int) -> None:
@@ -134,7 +145,7 @@ def test_all_cells_run_without_errors_and_the_slider_redraws_the_plot(browser, l
     try:
         _run_all(page)
         assert not _errors(page), f"{notebook}: cells show errors: {_errors(page)[:2]}"
-        widget = page.locator(".jp-OutputArea-output:has(.widget-slider)").first
+        widget = page.locator(f"{PANEL} .jp-OutputArea-output:has(.widget-slider)").first
         widget.wait_for(timeout=30_000)
         widget.scroll_into_view_if_needed()
         time.sleep(1.0)  # let the first frame arrive
@@ -155,7 +166,7 @@ def test_nbgrader_extension_offers_assignments_and_formgrader(browser, lab):
     url, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{url}/lab?token={token}")
+        page.goto(f"{url}/lab/workspaces/menu?reset&token={token}")
         page.wait_for_selector(".lm-MenuBar-itemLabel", timeout=90_000)
         page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").first.click()
         items = page.locator(".lm-Menu-itemLabel").all_inner_texts()
