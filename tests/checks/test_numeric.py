@@ -3,31 +3,19 @@
 Coercion to plain float64, dtype/shape checks, NaN/inf comparison, call() on student
 functions (stubs, exceptions, mutated inputs, warnings), Mistakes and failure messages.
 """
-import re
 import sys
 import warnings
 
 import numpy as np
 import pytest
 
+from failures import failure
+
 from backprop_course.checks import (CheckFailure, Mistake, as_float, as_float_array, call, check_call,
                                     check_value, close)
 from backprop_course.seeding import COURSE_SEED, rng
 
 
-def first_tag(message: str) -> str:
-    """The first ``[tag]`` in a failure message."""
-    found = re.search(r"\[([A-Za-z0-9_-]+)\]", message)
-    assert found, f"no [tag] in {message!r}"
-    return found.group(1)
-
-
-def failure(function, *args, **kwargs) -> CheckFailure:
-    """The CheckFailure raised by ``function(*args, **kwargs)``; its .tag must match its message."""
-    with pytest.raises(CheckFailure) as info:
-        function(*args, **kwargs)
-    assert info.value.tag == first_tag(str(info.value))
-    return info.value
 
 
 # --- objects that lie about themselves ------------------------------------------------------

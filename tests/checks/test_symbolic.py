@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from backprop_course.checks import (CheckFailure, Mistake, as_expression, check_expression, check_symbols,
+from failures import failure
+
+from backprop_course.checks import (Mistake, as_expression, check_expression, check_symbols,
                                     check_tuple, equivalent)
 from backprop_course.checks import symbolic
 from backprop_course.checks.symbolic import numeric_counterexample
@@ -23,18 +25,6 @@ SIGN = Mistake("sigmoid-sign", "σ(x) is 1/(1 + e^(-x)): check the sign in the e
                value=1 / (1 + sp.exp(x)))
 
 
-def first_tag(message: str) -> str:
-    found = re.search(r"\[([A-Za-z0-9_-]+)\]", message)
-    assert found, f"no [tag] in {message!r}"
-    return found.group(1)
-
-
-def failure(function, *args, **kwargs) -> CheckFailure:
-    """The CheckFailure raised by ``function(*args, **kwargs)``; its .tag must match its message."""
-    with pytest.raises(CheckFailure) as info:
-        function(*args, **kwargs)
-    assert info.value.tag == first_tag(str(info.value))
-    return info.value
 
 
 def check_sigma(got, **kwargs):
