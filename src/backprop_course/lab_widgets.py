@@ -18,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from .network_plots import run_training
 from .student_code import failure_message, quiet
 
 #: The learning-rate slider's range, as powers of ten: 10⁻³ … 10^0.5 ≈ 3.16.
@@ -46,23 +47,6 @@ def describe_losses(losses: np.ndarray, target: Optional[float] = None) -> str:
     if reached:
         return "reaches the target loss."
     return "falls steadily but too slowly to reach the target in these epochs." if target is not None else "falls."
-
-
-def run_training(train: Callable, X: np.ndarray, T: np.ndarray, learning_rate: float, n_hidden: int,
-                 n_epochs: int, activation: str, seed: int = 0,
-                 report: Callable[[str], None] = print) -> Optional[tuple[dict, np.ndarray]]:
-    """``train(X, T, n_hidden, learning_rate, n_epochs, activation, seed)`` as (params, losses), or None."""
-    try:
-        with quiet():
-            params, losses = train(X, T, n_hidden, learning_rate, n_epochs, activation=activation, seed=seed)
-            losses = np.asarray(losses, dtype=float).ravel()
-    except Exception as error:  # the notebook's code: any failure becomes a message
-        report(failure_message(error))
-        return None
-    if losses.shape != (n_epochs + 1,):
-        report(f"train returned {losses.size} losses; expected n_epochs + 1 = {n_epochs + 1}.")
-        return None
-    return params, losses
 
 
 def _grid(X: np.ndarray, resolution: int, pad: float = 0.5):
@@ -150,7 +134,7 @@ def lab_update(view: LabView, train: Callable, forward: Callable, X: np.ndarray,
     The bytes are None (and the sentence says why) while ``train`` or ``forward`` fails.
     """
     messages: list[str] = []
-    trained = run_training(train, X, T, learning_rate, n_hidden, n_epochs, activation, seed, messages.append)
+    trained = run_training(train, X, T, n_hidden, learning_rate, n_epochs, activation, seed, messages.append)
     if trained is None:
         return None, messages[0]
     params, losses = trained
@@ -233,7 +217,7 @@ def plot_regimes(train: Callable, forward: Callable, X: np.ndarray, T: np.ndarra
     X, labels = np.asarray(X, dtype=float), np.asarray(T, dtype=float).ravel()
     gx, gy, points = _grid(X, 60)
     for (left, right), (label, rate) in zip(axes, rates.items()):
-        trained = run_training(train, X, T, rate, n_hidden, n_epochs, activation, seed)
+        trained = run_training(train, X, T, n_hidden, rate, n_epochs, activation, seed)
         if trained is None:
             plt.close(fig)
             return None
