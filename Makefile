@@ -5,7 +5,7 @@ BIN    := $(abspath $(VENV))/bin
 # nbgrader shells out to alembic: the environment's bin/ must come first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup chromium demo test release grade lab bench clean
+.PHONY: setup chromium postgres demo test release grade lab bench clean
 
 setup: $(VENV)/.installed
 
@@ -25,7 +25,13 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  { echo "Chromium is needed for the browser tests: sudo apt-get install chromium"; exit 1; }
 
-test: setup chromium  ## the whole test suite
+# The gradebook tests start their own PostgreSQL server from Debian's packages (initdb, pg_ctl).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || \
+	  { echo "PostgreSQL is needed for the gradebook tests: sudo apt-get install postgresql"; exit 1; }
+
+test: setup chromium postgres  ## the whole test suite
 	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 release: setup   ## regenerate course/ from solutions/

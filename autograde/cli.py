@@ -6,11 +6,46 @@ import sys
 import time
 from pathlib import Path
 
-from . import release, report, sample_class
-from .grade import autograde
+from . import grade_class, release, report, sample_class
 from .release import REPO
 
 SAMPLE_COURSE = REPO / "build" / "sample-class"
+
+
+def summary(outcome) -> str:
+    """What a run did, and every student whose grading failed or needed attention, in plain words."""
+    lines = [f"{outcome.graded} submissions graded in {outcome.wall:.1f} s"
+             + (f", {outcome.resumed} already graded by an earlier run (--regrade grades them again)"
+                if outcome.resumed else "")]
+    failed = [p for p in outcome.problems if (p.student, p.assignment) in outcome.failed]
+    notes = [p for p in outcome.problems if p not in failed]
+    if failed:
+        lines.append(f"\ngrading failed for {len(failed)} submission(s); they score 0:")
+        lines += [f"  {p.student} / {p.assignment}: {p.message}" for p in failed]
+    if notes:
+        lines.append("\nnotes:")
+        lines += [f"  {p.student or '-'} / {p.assignment or '-'}: {p.message}" for p in notes]
+    lines.append("")
+    lines.append(f"gradebook:  {outcome.db_url}")
+    lines.append(f"grades CSV: {outcome.csv}")
+    if outcome.feedback:
+        lines.append(f"feedback:   {len(outcome.feedback)} HTML files under {outcome.feedback[0].parents[2]}")
+    if outcome.report:
+        lines.append(f"report:     {outcome.report}")
+    return "\n".join(lines)
+
+
+def _settings(args) -> grade_class.Settings:
+    return grade_class.Settings(
+        assignments=args.assignments or None, lms=Path(args.lms) if args.lms else None,
+        workers=args.workers, regrade=args.regrade, dask=args.dask, db_url=args.db_url,
+        progress=not args.no_progress, feedback=not args.no_feedback)
+
+
+def _print(outcome) -> None:
+    print(report.score_table(outcome.results))
+    print()
+    print(summary(outcome))
 
 
 def _release(args) -> int:
@@ -20,12 +55,8 @@ def _release(args) -> int:
 
 
 def _grade(args) -> int:
-    root = Path(args.course).resolve()
-    started = time.perf_counter()
-    results = autograde(root, args.assignments or None)
-    print(report.score_table(results))
-    csv = report.write_csv(results, root / "build" / "scores.csv" if root == REPO else root / "scores.csv")
-    print(f"\n{len(results)} submissions graded in {time.perf_counter() - started:.1f} s; scores: {csv}")
+    outcome = grade_class.run(Path(args.course), _settings(args))
+    _print(outcome)
     return 0
 
 
@@ -35,15 +66,27 @@ def _demo(args) -> int:
     print(f"1. generated course/ from solutions/ with nbgrader: {', '.join(ids)}")
     course = sample_class.prepare_course(SAMPLE_COURSE)
     count = sample_class.place_submissions(course)
-    print(f"2. placed {count} sample submissions in {course / 'submitted'}")
-    print("3. autograding with nbgrader (one fresh kernel per notebook) …", flush=True)
-    results = autograde(course)
+    print(f"2. placed {count} submissions of {len(sample_class.students())} sample students in "
+          f"{course / 'submitted'} (a few files are broken on purpose)")
+    print("3. grading the class: nbgrader's gradebook, a fresh kernel per notebook, all cores …", flush=True)
+    settings = _settings(args)
+    settings.release = True
+    outcome = grade_class.run(course, settings)
     print()
-    print(report.score_table(results))
-    csv = report.write_csv(results, course / "scores.csv")
-    print(f"\n{len(results)} submissions graded in {time.perf_counter() - started:.1f} s; scores: {csv}")
-    print(f"the sample class is a complete nbgrader course: cd {course} && jupyter lab  (Nbgrader → Formgrader)")
+    _print(outcome)
+    print(f"\ndone in {time.perf_counter() - started:.0f} s. The sample class is a complete nbgrader course: "
+          f"cd {course} && jupyter lab  (Nbgrader → Formgrader)")
     return 0
+
+
+def _grading_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, default=None, help="submissions graded at once (default: cores)")
+    p.add_argument("--regrade", action="store_true", help="grade again what an earlier run already graded")
+    p.add_argument("--lms", metavar="DIR", help="collect LMS zip downloads from DIR first (docs/lms-zips.md)")
+    p.add_argument("--dask", metavar="ADDRESS", help="run the notebooks on this Dask scheduler")
+    p.add_argument("--db-url", metavar="URL", help="gradebook URL, e.g. postgresql://user@host/db")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,11 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("release", help="regenerate course/ from solutions/ (nbgrader generate_assignment)")
     p.add_argument("assignments", nargs="*")
     p.set_defaults(run=_release)
-    p = sub.add_parser("demo", help="release, then grade the bundled sample class and print the scores")
-    p.set_defaults(run=_demo)
-    p = sub.add_parser("grade", help="autograde every submission under COURSE/submitted and print the scores")
+    p = sub.add_parser("demo", help="release, then grade the bundled sample class end to end")
+    _grading_options(p)
+    p.set_defaults(run=_demo, assignments=None)
+    p = sub.add_parser("grade", help="grade every submission of a course (or of some assignments)")
     p.add_argument("assignments", nargs="*")
     p.add_argument("--course", default=str(REPO), help="nbgrader course folder (default: this repository)")
+    _grading_options(p)
     p.set_defaults(run=_grade)
     args = parser.parse_args(argv)
     return args.run(args)

@@ -16,9 +16,11 @@ def assignments(root: Path = REPO) -> list[str]:
     return sorted(p.name for p in (root / "solutions").iterdir() if (p / f"{p.name}.ipynb").exists())
 
 
-def generate(root: Path = REPO, ids: list[str] | None = None) -> list[str]:
-    """Run nbgrader generate_assignment for each assignment; return the ids generated."""
-    grader = api(root)
+def generate(root: Path = REPO, ids: list[str] | None = None, **overrides) -> list[str]:
+    """Run nbgrader generate_assignment for each assignment; return the ids generated.
+
+    ``overrides`` are config values on top of the course's ("CourseDirectory.db_url": …)."""
+    grader = api(root, **overrides)
     done = []
     for aid in ids or assignments(root):
         result = grader.generate_assignment(aid, force=True, create=True)

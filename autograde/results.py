@@ -68,12 +68,12 @@ def _messages(notebook_path: Path) -> dict[str, str]:
     return found
 
 
-def read(root: Path, assignment: str, student: str) -> SubmissionResult:
+def read(root: Path, assignment: str, student: str, db_url: str | None = None) -> SubmissionResult:
     """The graded submission of one student, from the gradebook and the autograded notebook."""
     from nbgrader.api import Gradebook, MissingEntry
 
     result = SubmissionResult(student, assignment)
-    with Gradebook(gradebook_url(root)) as gb:
+    with Gradebook(db_url or gradebook_url(root)) as gb:
         try:
             submission = gb.find_submission(assignment, student)
         except MissingEntry:

@@ -1,0 +1,225 @@
+"""Grade a whole class: parallel, resumable, on nbgrader's gradebook, with a progress bar.
+
+The coordinator is the only process that writes the gradebook. For each submission it runs
+nbgrader's sanitize pass, hands the sanitized notebooks to a worker (a fresh kernel per notebook,
+forked from a warm fork server here, or a task on a Dask cluster), then runs nbgrader's scoring
+pass on what comes back. A journal file written after the scores are committed makes a killed
+run resumable: a submission is graded again only if its journal is missing or stale.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import nbgrader_steps
+from .execute import Executed, Task, run_task, run_task_here
+from .intake import Problem
+from .results import SubmissionResult, read
+
+JOURNAL = ".graded.json"
+
+
+@dataclass
+class Outcome:
+    results: list[SubmissionResult] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    seconds: dict[tuple[str, str], float] = field(default_factory=dict)  # wall time per submission
+    code_seconds: dict[tuple[str, str], float] = field(default_factory=dict)  # its cells' run time
+    graded: int = 0  # submissions graded in this run
+    resumed: int = 0  # submissions already graded by an earlier run, not graded again
+    failed: dict[tuple[str, str], str] = field(default_factory=dict)  # why it scored 0 unrun
+    wall: float = 0.0  # seconds this run spent grading
+    db_url: str = ""  # the gradebook written
+    csv: Path | None = None  # nbgrader's CSV export
+    feedback: list[Path] = field(default_factory=list)  # feedback HTML files
+    report: Path | None = None  # the class report page
+
+
+def fingerprint(course: Path, student: str, assignment: str) -> str:
+    """A hash of everything the student submitted for one assignment."""
+    digest = hashlib.sha256()
+    folder = Path(course) / "submitted" / student / assignment
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _journal(api, student: str, assignment: str) -> Path:
+    return Path(api.coursedir.format_path(api.coursedir.autograded_directory, student, assignment)) / JOURNAL
+
+
+def already_graded(api, course: Path, student: str, assignment: str) -> dict | None:
+    """The journal of an earlier grading of this exact submission, or None."""
+    path = _journal(api, student, assignment)
+    try:
+        entry = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return entry if entry.get("fingerprint") == fingerprint(course, student, assignment) else None
+
+
+def _write_journal(api, course: Path, done: Executed | None, student: str, assignment: str,
+                   note: str) -> None:
+    path = _journal(api, student, assignment)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entry = {"fingerprint": fingerprint(course, student, assignment), "note": note,
+             "seconds": done.seconds if done else 0.0, "code_seconds": done.code_seconds if done else 0.0}
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(entry))
+    os.replace(partial, path)
+
+
+def record_zero(api, student: str, assignment: str) -> None:
+    """Zero every autograded cell of a submission that could not be graded, as nbgrader does
+    for a missing notebook (never left as "needs manual grading")."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        gb.update_or_create_student(student)
+        submission = gb.update_or_create_submission(assignment, student)
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                if grade.cell.cell_type == "code" or grade.auto_score is not None:
+                    grade.auto_score = 0
+                    grade.needs_manual_grade = False
+        gb.db.commit()
+
+
+class Coordinator:
+    """Runs the per-submission pipeline with ``workers`` submissions in flight."""
+
+    def __init__(self, api, course: Path, workers: int, dask_address: str | None = None,
+                 progress: bool = True):
+        self.api, self.course, self.workers = api, Path(course), workers
+        self.dask_address, self.progress = dask_address, progress
+        self.outcome = Outcome()
+        execute = api.config.get("Execute", {})
+        self.execute_config = {k: execute[k] for k in ("timeout", "interrupt_on_timeout",
+                                                       "startup_timeout", "raise_on_iopub_timeout")
+                               if k in execute}
+
+    def _fail(self, student: str, assignment: str, message: str) -> None:
+        self.outcome.problems.append(Problem(student, assignment, message))
+        self.outcome.failed[(student, assignment)] = message
+        try:
+            record_zero(self.api, student, assignment)
+        except Exception as error:  # noqa: BLE001 - reported, the batch goes on
+            self.outcome.problems.append(Problem(student, assignment, f"could not record a zero: {error}"))
+        _write_journal(self.api, self.course, None, student, assignment, message)
+
+    def _prepare(self, student: str, assignment: str) -> Task | None:
+        try:
+            nbgrader_steps.sanitize(self.api, assignment, student)
+        except Exception as error:  # noqa: BLE001
+            self._fail(student, assignment, f"nbgrader could not read the submission ({_plain(error)}): scored 0")
+            return None
+        notebooks = nbgrader_steps.sanitized_notebooks(self.api, assignment, student)
+        if not notebooks:
+            self._fail(student, assignment, "no notebook of this assignment was submitted: scored 0")
+            return None
+        return Task(student, assignment, notebooks,
+                    nbgrader_steps.assignment_files(self.api, assignment, student), self.execute_config)
+
+    def _store(self, done: Executed) -> None:
+        key = (done.student, done.assignment)
+        if not done.notebooks:
+            self._fail(*key, f"the notebook could not be run ({done.error}): scored 0")
+            return
+        for name, text in done.notebooks.items():
+            nbgrader_steps.finish(self.api, done.assignment, done.student, name, nbgrader_steps.read_notebook(text))
+        if done.error:
+            self.outcome.problems.append(Problem(*key, f"graded, but {done.error}"))
+        _write_journal(self.api, self.course, done, done.student, done.assignment, done.error)
+        self.outcome.seconds[key] = done.seconds
+        self.outcome.code_seconds[key] = done.code_seconds
+        self.outcome.graded += 1
+
+    async def _run(self, todo: list[tuple[str, str]], execute) -> None:
+        queue = list(todo)
+        bar = _progress_bar(len(todo), self.progress)
+
+        async def slot():
+            while queue:
+                student, assignment = queue.pop(0)
+                task = self._prepare(student, assignment)
+                if task is not None:
+                    try:
+                        self._store(await execute(task))
+                    except Exception as error:  # noqa: BLE001 - a worker or gradebook failure
+                        self._fail(student, assignment, f"grading failed ({_plain(error)}): scored 0")
+                bar.update(1)
+
+        try:
+            await asyncio.gather(*(slot() for _ in range(max(1, self.workers))))
+        finally:
+            bar.close()
+
+    def run(self, todo: list[tuple[str, str]]) -> None:
+        if not todo:
+            return
+        if self.dask_address:
+            asyncio.run(self._run_on_dask(todo))
+            return
+        from .warm_kernels import ForkServer
+
+        with ForkServer() as server:
+            asyncio.run(self._run(todo, lambda task: run_task(server, task)))
+
+    async def _run_on_dask(self, todo: list[tuple[str, str]]) -> None:
+        from distributed import Client
+
+        async with Client(self.dask_address, asynchronous=True) as client:
+            threads = sum((await client.nthreads()).values()) if hasattr(client, "nthreads") else self.workers
+            self.workers = max(self.workers, threads)
+
+            async def execute(task: Task) -> Executed:
+                return await client.submit(run_task_here, task, pure=False)
+
+            await self._run(todo, execute)
+
+
+def _plain(error: BaseException) -> str:
+    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
+    return f"{type(error).__name__}: {lines[-1] if lines else ''}".rstrip(": ")
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="submission", desc="grading", disable=not enabled, file=sys.stderr,
+                dynamic_ncols=True, smoothing=0.1)
+
+
+def grade(api, course: Path, pairs: list[tuple[str, str]], workers: int | None = None,
+          regrade: bool = False, dask_address: str | None = None, progress: bool = True) -> Outcome:
+    """Grade each (student, assignment) pair; skip those already graded unless ``regrade``."""
+    coordinator = Coordinator(api, course, workers or os.cpu_count() or 2, dask_address, progress)
+    todo = []
+    for student, assignment in pairs:
+        entry = None if regrade else already_graded(api, course, student, assignment)
+        if entry is None:
+            todo.append((student, assignment))
+        else:
+            coordinator.outcome.resumed += 1
+            coordinator.outcome.seconds[(student, assignment)] = entry.get("seconds", 0.0)
+            coordinator.outcome.code_seconds[(student, assignment)] = entry.get("code_seconds", 0.0)
+            if entry.get("note"):
+                coordinator.outcome.problems.append(Problem(student, assignment, entry["note"]))
+                if not entry.get("seconds"):
+                    coordinator.outcome.failed[(student, assignment)] = entry["note"]
+    started = time.perf_counter()
+    coordinator.run(todo)
+    outcome = coordinator.outcome
+    outcome.db_url = api.coursedir.db_url
+    outcome.wall = time.perf_counter() - started
+    db_url = api.coursedir.db_url
+    outcome.results = [read(course, assignment, student, db_url) for student, assignment in pairs]
+    for result in outcome.results:
+        result.error = outcome.failed.get((result.student, result.assignment), result.error)
+    return outcome
