@@ -94,6 +94,9 @@ async def execute_notebook(server: ForkServer, nb, cwd: Path, config: dict,
             name = type(error).__name__
             problem = ("the kernel died (the student's code ended the Python process)"
                        if name == "DeadKernelError" else f"execution stopped: {name}: {error}")
+        finally:
+            if client.kc is not None:
+                client.kc.stop_channels()
     if problem:
         _stopped(nb, client.ran, problem)
     return nb, _cell_seconds(nb), problem
