@@ -5,7 +5,7 @@ BIN    := $(abspath $(VENV))/bin
 # nbgrader shells out to alembic: the environment's bin/ must come first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup chromium postgres demo test release grade lab bench clean
+.PHONY: setup chromium postgres demo test release grade lab bench bench-grading clean
 
 setup: $(VENV)/.installed
 
@@ -47,5 +47,8 @@ bench: setup     ## time each solutions notebook in a fresh kernel, and the widg
 	$(BIN)/python benchmarks/notebook_times.py
 	$(BIN)/python benchmarks/widget_latency.py
 
+bench-grading: setup  ## grade the sample class: batch grader against sequential nbgrader autograde
+	$(BIN)/python benchmarks/class_grading.py
+
 clean:
-	rm -rf build submitted autograded feedback answer_keys gradebook.db .pytest_cache
+	rm -rf build submitted autograded feedback reports grades.csv answer_keys gradebook.db .pytest_cache

@@ -192,8 +192,10 @@ def _plain(error: BaseException) -> str:
 def _progress_bar(total: int, enabled: bool):
     from tqdm import tqdm
 
+    live = sys.stderr.isatty()  # in a log file, a line every few seconds instead of a moving bar
     return tqdm(total=total, unit="submission", desc="grading", disable=not enabled, file=sys.stderr,
-                dynamic_ncols=True, smoothing=0.1)
+                dynamic_ncols=live, ncols=None if live else 100, mininterval=0.1 if live else 5,
+                smoothing=0.1)
 
 
 def grade(api, course: Path, pairs: list[tuple[str, str]], workers: int | None = None,

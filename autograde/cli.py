@@ -17,11 +17,11 @@ def summary(outcome) -> str:
     lines = [f"{outcome.graded} submissions graded in {outcome.wall:.1f} s"
              + (f", {outcome.resumed} already graded by an earlier run (--regrade grades them again)"
                 if outcome.resumed else "")]
-    failed = [p for p in outcome.problems if (p.student, p.assignment) in outcome.failed]
-    notes = [p for p in outcome.problems if p not in failed]
+    failed = outcome.failed
+    notes = [p for p in outcome.problems if (p.student, p.assignment) not in failed]
     if failed:
         lines.append(f"\ngrading failed for {len(failed)} submission(s); they score 0:")
-        lines += [f"  {p.student} / {p.assignment}: {p.message}" for p in failed]
+        lines += [f"  {student} / {assignment}: {why}" for (student, assignment), why in sorted(failed.items())]
     if notes:
         lines.append("\nnotes:")
         lines += [f"  {p.student or '-'} / {p.assignment or '-'}: {p.message}" for p in notes]
@@ -43,7 +43,7 @@ def _settings(args) -> grade_class.Settings:
 
 
 def _print(outcome) -> None:
-    print(report.score_table(outcome.results))
+    print(report.score_table(outcome.results, failures=False))
     print()
     print(summary(outcome))
 

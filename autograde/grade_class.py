@@ -100,6 +100,7 @@ def run(course: Path, settings: Settings) -> batch.Outcome:
         batch.record_zero(grader, student, assignment)
         result = batch.read(course, assignment, student, grader.coursedir.db_url)
         result.error = "; ".join(p.message for p in problems if (p.student, p.assignment) == (student, assignment))
+        outcome.failed[(student, assignment)] = result.error
         outcome.results.append(result)
     outcome.problems = problems + outcome.problems
     outcome.csv = export_csv(grader, course / "grades.csv")

@@ -16,7 +16,7 @@ def _cell(result: SubmissionResult | None) -> str:
     return text + (f" +{result.written_pending}w" if result.written_pending else "")
 
 
-def score_table(results: list[SubmissionResult]) -> str:
+def score_table(results: list[SubmissionResult], failures: bool = True) -> str:
     """A fixed-width table: one row per student, one column per assignment, autograded points.
 
     "+2w" marks written answers waiting for manual grading in the formgrader; "—" no submission.
@@ -34,10 +34,10 @@ def score_table(results: list[SubmissionResult]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     out = [line(header), line(["-" * w for w in widths]), *map(line, rows)]
-    failures = [r for r in results if r.error]
-    if failures:
+    failed = [r for r in results if r.error] if failures else []
+    if failed:
         out.append("")
-        out += [f"grading failed for {r.student} / {r.assignment}: {r.error}" for r in failures]
+        out += [f"grading failed for {r.student} / {r.assignment}: {r.error}" for r in failed]
     out.append("")
     out.append("points are autograded points; +Nw = N written answers to grade by hand in the formgrader")
     return "\n".join(out)

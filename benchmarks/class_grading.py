@@ -1,0 +1,156 @@
+"""Grading the sample class: the batch grader against plain sequential `nbgrader autograde`.
+
+Both graders get the same submissions (the sample class without its deliberately broken files,
+which plain nbgrader cannot grade) in two copies of one course, on the same machine, one after
+the other in this run. Printed: wall and CPU seconds of each, the speed-up (target ≥ 3×),
+whether every cell's score is identical, seconds per notebook against the time the notebooks'
+own cells take, and how the batch grader's total grows with the number of students.
+
+Usage: python benchmarks/class_grading.py [--scaling 10,30,100] [--scaling-assignments A,B]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from autograde import release, sample_class  # noqa: E402
+from autograde.nbgrader_app import ensure_tools_on_path  # noqa: E402
+
+ensure_tools_on_path()
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and everything it started)."""
+    cpu, started = children_cpu(), time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started, children_cpu() - cpu
+
+
+def healthy_class(folder: Path, students: int | None = None, assignments: list[str] | None = None) -> Path:
+    """A generated course holding the sample class's readable submissions; ``students`` > 22
+    repeats the class under new ids (a2_ada, …), fewer takes the first ones."""
+    course = sample_class.prepare_course(folder)
+    release.generate(course, assignments)
+    sample_class.place_submissions(course)
+    submitted = course / "submitted"
+    for (student, assignment), plan in sample_class.expected().items():
+        here = submitted / student / assignment
+        if plan["damage"] in ("empty-file", "invalid-json", "no-notebook") or \
+                (assignments and assignment not in assignments):
+            shutil.rmtree(here, ignore_errors=True)
+        elif plan["damage"] == "renamed":
+            (here / "Untitled.ipynb").rename(here / f"{assignment}.ipynb")
+    originals = sorted(p for p in submitted.iterdir() if any(p.iterdir()))
+    for p in submitted.iterdir():
+        if not any(p.iterdir()):
+            p.rmdir()
+    if students is not None:
+        copy = 1
+        while len(list(submitted.iterdir())) < students:
+            copy += 1
+            for p in originals:
+                if len(list(submitted.iterdir())) < students:
+                    shutil.copytree(p, submitted / f"c{copy}_{p.name}")
+        for p in sorted(submitted.iterdir())[students:]:
+            shutil.rmtree(p)
+    return course
+
+
+def scores(course: Path) -> dict:
+    from nbgrader.api import Gradebook
+
+    """(student, assignment, notebook, cell) → score, for every graded cell in the gradebook."""
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        return _scores(gb)
+
+
+def _scores(gb) -> dict:
+    found = {}
+    for assignment in gb.assignments:
+        for submission in gb.assignment_submissions(assignment.name):
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    found[(submission.student.id, assignment.name, notebook.name, grade.name)] = grade.score
+    return found
+
+
+def submissions(course: Path) -> int:
+    return sum(1 for p in (course / "submitted").glob("*/*") if p.is_dir())
+
+
+def batch_command(course: Path, workers: int | None = None) -> list[str]:
+    command = [sys.executable, "-m", "autograde", "grade", "--course", str(course), "--no-feedback", "--no-progress"]
+    return command + (["--workers", str(workers)] if workers else [])
+
+
+def per_notebook(course: Path) -> tuple[float, float]:
+    """Median seconds per notebook, and median seconds of its own cells, from the grading journal."""
+    import json
+
+    entries = [json.loads(p.read_text()) for p in (course / "autograded").glob("*/*/.graded.json")]
+    return (statistics.median(e["seconds"] for e in entries),
+            statistics.median(e["code_seconds"] for e in entries))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scaling", default="10,30,100", help="class sizes for the growth figures")
+    parser.add_argument("--scaling-assignments", default="01_gradient_descent,04_single_neuron,05_single_path_backprop")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-class-"))
+    print(f"machine: {os.cpu_count()} cores; work folder {work}")
+    try:
+        base = healthy_class(work / "plain")
+        ours = work / "batch"
+        shutil.copytree(base, ours)
+        count = submissions(base)
+        print(f"sample class: {count} readable submissions of {len(list((base / 'submitted').iterdir()))} students\n")
+
+        ids = release.assignments(base)
+        cpu, started = children_cpu(), time.perf_counter()
+        for assignment in ids:  # what an instructor runs with plain nbgrader: one command per assignment
+            subprocess.run(["nbgrader", "autograde", assignment, "--force"], cwd=base, check=False,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        plain_wall, plain_cpu = time.perf_counter() - started, children_cpu() - cpu
+        batch_wall, batch_cpu = timed(batch_command(ours), ours)
+
+        theirs, mine = scores(base), scores(ours)
+        same = sum(1 for k in theirs if mine.get(k) == theirs[k])
+        print(f"{'grader':<34}{'wall s':>9}{'CPU s':>9}{'s/notebook':>12}")
+        print(f"{'nbgrader autograde, sequential':<34}{plain_wall:>9.1f}{plain_cpu:>9.1f}{plain_wall / count:>12.2f}")
+        print(f"{'batch grader (python -m autograde)':<34}{batch_wall:>9.1f}{batch_cpu:>9.1f}{batch_wall / count:>12.2f}")
+        print(f"\nspeed-up: {plain_wall / batch_wall:.2f}x (target >= 3x); CPU spent: {plain_cpu / batch_cpu:.2f}x less")
+        print(f"identical scores: {same} of {len(theirs)} graded cells "
+              f"({'all' if same == len(theirs) == len(mine) else 'NOT all'}; batch grader recorded {len(mine)})")
+        wall, code = per_notebook(ours)
+        print(f"per notebook (median, batch grader): {wall:.2f} s in all, of which its own cells ran {code:.2f} s\n")
+
+        print("growth with class size (batch grader, assignments: " + args.scaling_assignments + ")")
+        print(f"{'students':>9}{'notebooks':>11}{'wall s':>9}{'s/notebook':>12}")
+        for size in [int(s) for s in args.scaling.split(",")]:
+            course = healthy_class(work / f"n{size}", size, args.scaling_assignments.split(","))
+            n = submissions(course)
+            wall, _ = timed(batch_command(course), course)
+            print(f"{size:>9}{n:>11}{wall:>9.1f}{wall / n:>12.2f}", flush=True)
+            shutil.rmtree(course)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
