@@ -5,7 +5,7 @@ BIN    := $(abspath $(VENV))/bin
 # nbgrader shells out to alembic: the environment's bin/ must come first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup chromium postgres demo test release grade lab bench bench-grading clean
+.PHONY: setup chromium postgres sandbox demo test release grade lab bench bench-grading clean
 
 setup: $(VENV)/.installed
 
@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-demo: setup      ## regenerate course/, grade the sample class with nbgrader, print the scores
+demo: setup sandbox  ## regenerate course/, grade the sample class with nbgrader, print the scores
 	$(BIN)/python -m autograde demo
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
@@ -31,7 +31,13 @@ postgres:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || \
 	  { echo "PostgreSQL is needed for the gradebook tests: sudo apt-get install postgresql"; exit 1; }
 
-test: setup chromium postgres  ## the whole test suite
+# Student code runs in a bubblewrap sandbox (Debian's bubblewrap); without it, in namespaces (root).
+sandbox:
+	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } || \
+	  echo "bubblewrap is missing (sudo apt-get install bubblewrap): student code gets a weaker sandbox"
+
+test: setup chromium postgres sandbox  ## the whole test suite
 	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 release: setup   ## regenerate course/ from solutions/

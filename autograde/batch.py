@@ -21,6 +21,8 @@ from . import nbgrader_steps
 from .execute import Executed, Task, run_task, run_task_here
 from .intake import Problem
 from .results import SubmissionResult, read
+from .trusted import spec as trusted_spec
+from .trusted import tampering
 
 JOURNAL = ".graded.json"
 
@@ -95,9 +97,11 @@ class Coordinator:
     """Runs the per-submission pipeline with ``workers`` submissions in flight."""
 
     def __init__(self, api, course: Path, workers: int, dask_address: str | None = None,
-                 progress: bool = True):
+                 progress: bool = True, trusted: bool = True):
         self.api, self.course, self.workers = api, Path(course), workers
-        self.dask_address, self.progress = dask_address, progress
+        self.dask_address, self.progress, self.trusted = dask_address, progress, trusted
+        self._specs: dict[str, dict] = {}
+        self._shown: dict[tuple[str, str], dict] = {}
         self.outcome = Outcome()
         execute = api.config.get("Execute", {})
         self.execute_config = {k: execute[k] for k in ("timeout", "interrupt_on_timeout",
@@ -123,16 +127,36 @@ class Coordinator:
         if not notebooks:
             self._fail(student, assignment, "no notebook of this assignment was submitted: scored 0")
             return None
+        specs = self._spec(assignment, list(notebooks)) if self.trusted else None
+        if specs is not None:  # what the student's saved outputs claim, to compare with the verdicts
+            self._shown[(student, assignment)] = {
+                name: tampering.saved_results(text)
+                for name, text in nbgrader_steps.submitted_notebooks(self.api, assignment, student).items()}
         return Task(student, assignment, notebooks,
-                    nbgrader_steps.assignment_files(self.api, assignment, student), self.execute_config)
+                    nbgrader_steps.assignment_files(self.api, assignment, student), self.execute_config,
+                    trusted=specs)
+
+    def _spec(self, assignment: str, names: list[str]) -> dict[str, dict]:
+        """Trusted specs of the assignment's notebooks, from the course's source notebooks."""
+        if assignment not in self._specs:
+            folder = Path(self.api.coursedir.format_path(self.api.coursedir.source_directory, ".", assignment))
+            self._specs[assignment] = {p.stem: trusted_spec.spec(p.read_text()) for p in folder.glob("*.ipynb")}
+        return {name: self._specs[assignment][name] for name in names if name in self._specs[assignment]}
 
     def _store(self, done: Executed) -> None:
         key = (done.student, done.assignment)
         if not done.notebooks:
             self._fail(*key, f"the notebook could not be run ({done.error}): scored 0")
             return
+        shown = self._shown.pop(key, {})
         for name, text in done.notebooks.items():
-            nbgrader_steps.finish(self.api, done.assignment, done.student, name, nbgrader_steps.read_notebook(text))
+            graded = nbgrader_steps.read_notebook(text)
+            if name in shown:
+                hidden = {g for g, cell in self._specs[done.assignment][name]["tests"].items()
+                          if "BEGIN HIDDEN TESTS" in cell["source"]}
+                for report in tampering.disagreements(shown[name], tampering.trusted_results(graded), hidden):
+                    self.outcome.problems.append(Problem(*key, report))
+            nbgrader_steps.finish(self.api, done.assignment, done.student, name, graded)
         if done.error:
             self.outcome.problems.append(Problem(*key, f"graded, but {done.error}"))
         _write_journal(self.api, self.course, done, done.student, done.assignment, done.error)
@@ -166,10 +190,19 @@ class Coordinator:
         if self.dask_address:
             asyncio.run(self._run_on_dask(todo))
             return
-        from .warm_kernels import ForkServer
+        from .warm_kernels import ForkServer, sandboxed_servers
 
-        with ForkServer() as server:
-            asyncio.run(self._run(todo, lambda task: run_task(server, task)))
+        with ForkServer() as checker, sandboxed_servers(self.workers, checker) as servers:
+            pool = list(servers)  # one fork server per slot: one sandbox user per slot
+
+            async def execute(task: Task) -> Executed:
+                server = pool.pop()
+                try:
+                    return await run_task(server, task)
+                finally:
+                    pool.append(server)
+
+            asyncio.run(self._run(todo, execute))
 
     async def _run_on_dask(self, todo: list[tuple[str, str]]) -> None:
         from distributed import Client
@@ -199,9 +232,13 @@ def _progress_bar(total: int, enabled: bool):
 
 
 def grade(api, course: Path, pairs: list[tuple[str, str]], workers: int | None = None,
-          regrade: bool = False, dask_address: str | None = None, progress: bool = True) -> Outcome:
-    """Grade each (student, assignment) pair; skip those already graded unless ``regrade``."""
-    coordinator = Coordinator(api, course, workers or os.cpu_count() or 2, dask_address, progress)
+          regrade: bool = False, dask_address: str | None = None, progress: bool = True,
+          trusted: bool = True) -> Outcome:
+    """Grade each (student, assignment) pair; skip those already graded unless ``regrade``.
+
+    ``trusted`` (the default) checks the test cells outside the student's kernel
+    (`autograde.trusted`); False runs them in the kernel, as plain nbgrader does."""
+    coordinator = Coordinator(api, course, workers or os.cpu_count() or 2, dask_address, progress, trusted)
     todo = []
     for student, assignment in pairs:
         entry = None if regrade else already_graded(api, course, student, assignment)

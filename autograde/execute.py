@@ -7,6 +7,8 @@ local pool or on a Dask worker.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import json
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets.config import Config
 
+from .trusted import run as trusted_run
 from .warm_kernels import ForkServer, fresh_kernel
 
 TOTAL_SECONDS = 600  # wall-clock limit for one notebook, on top of nbgrader's per-cell timeout
@@ -33,6 +36,7 @@ class Task:
     files: dict[str, bytes] = field(default_factory=dict)
     execute_config: dict = field(default_factory=dict)  # nbgrader's Execute traits (timeout, …)
     total_seconds: float = TOTAL_SECONDS
+    trusted: dict[str, dict] | None = None  # notebook name → trusted.spec.spec(); None: tests run in the kernel
 
 
 @dataclass
@@ -45,12 +49,31 @@ class Executed:
     error: str = ""  # why the notebook could not be run to the end, in plain words
 
 
+OUTPUT_BYTES = 2_000_000  # kept of one notebook's outputs; the rest is dropped as it arrives
+
+
 class _TrackedExecute(Execute):
-    """nbgrader's Execute, remembering which cells ran."""
+    """nbgrader's Execute, remembering which cells ran and keeping at most OUTPUT_BYTES of
+    output, so that 200 MB of prints cost neither the grader's memory nor the feedback."""
+
+    ran: set
+    kept_bytes: int = 0
 
     def on_cell_executed(self, **kwargs):
         self.ran.add(kwargs["cell_index"])
         return super().on_cell_executed(**kwargs)
+
+    def output(self, outs, msg, display_id, cell_index):
+        if msg["msg_type"] in ("stream", "display_data", "execute_result", "update_display_data"):
+            size = len(json.dumps(msg.get("content", {})))
+            if self.kept_bytes + size > OUTPUT_BYTES:
+                if self.kept_bytes <= OUTPUT_BYTES:
+                    self.kept_bytes = OUTPUT_BYTES + 1
+                    outs.append(NotebookNode(output_type="stream", name="stdout",
+                                             text=f"[output over {OUTPUT_BYTES:,} bytes dropped by the grader]\n"))
+                return None
+            self.kept_bytes += size
+        return super().output(outs, msg, display_id, cell_index)
 
 
 def _stopped(nb, ran: set[int], why: str) -> None:
@@ -73,33 +96,99 @@ def _cell_seconds(nb) -> float:
     return total
 
 
-async def execute_notebook(server: ForkServer, nb, cwd: Path, config: dict,
-                           total_seconds: float = TOTAL_SECONDS) -> tuple[object, float, str]:
-    """Execute ``nb`` in a new kernel forked from ``server``.
+MAX_RESTARTS = 3  # kernels that die or hang in a cell: that cell is skipped and the notebook run again
 
-    Returns the notebook, its cells' run time, and "" or why it stopped early (a dead kernel,
-    the total time limit); cells that never ran then carry an error output.
-    """
-    problem = ""
+
+class _CellTimedOut(Exception):
+    def __init__(self, index: int):
+        self.index = index
+
+
+async def _run_once(server, nb, cwd: Path, config: dict, seconds_left: float, spec, skipped: dict[int, str]):
+    """One kernel runs the notebook (skipping ``skipped``); then, if all went well, the trusted
+    checks run against it. Returns (cells that ran, verdicts, why the checks did not run)."""
     async with fresh_kernel(server, cwd, {"NBGRADER_EXECUTION": "autograde"}) as km:
         client = _TrackedExecute(config=Config({"Execute": config}), record_timing=True)
         client.ran = set()
+
+        async def hang_up(timeout, cell=None):  # a cell over its time: kill the kernel, skip the cell
+            raise _CellTimedOut(next(i for i, c in enumerate(nb.cells) if c is cell))
+
+        client._async_handle_timeout = hang_up
         NotebookClient.__init__(client, nb, km)  # as ExecutePreprocessor.preprocess does
         client._check_assign_resources({"metadata": {"path": str(cwd)}})
         try:
-            await asyncio.wait_for(client.async_execute(), total_seconds)
-        except asyncio.TimeoutError:
-            problem = f"the notebook ran longer than {total_seconds:g} s in total and was stopped"
-        except Exception as error:  # noqa: BLE001 - a dead kernel or a protocol failure
-            name = type(error).__name__
-            problem = ("the kernel died (the student's code ended the Python process)"
-                       if name == "DeadKernelError" else f"execution stopped: {name}: {error}")
+            try:
+                await asyncio.wait_for(client.async_execute(), seconds_left)
+            except BaseException as error:
+                error.ran = client.ran  # which cells finished before it went wrong
+                raise
+            if spec:
+                return client.ran, *await trusted_run.check(server, client.kc, cwd, spec,
+                                                            config.get("timeout", 30), seconds_left)
+            return client.ran, None, ""
         finally:
+            atexit.unregister(client._cleanup_kernel)  # nbclient leaves it registered when start-up fails
             if client.kc is not None:
                 client.kc.stop_channels()
+
+
+async def execute_notebook(server: ForkServer, nb, cwd: Path, config: dict,
+                           total_seconds: float = TOTAL_SECONDS, spec: dict | None = None
+                           ) -> tuple[object, float, str]:
+    """Execute ``nb`` in a new kernel forked from ``server``.
+
+    With a trusted ``spec``, the kernel runs the student's cells only and the test cells are
+    checked outside it (`autograde.trusted`). A cell that kills its kernel or outlives the cell
+    timeout costs only itself: it gets an error output and the notebook runs again in a fresh
+    kernel without it. Returns the notebook, its cells' run time, and "" or what went wrong.
+    """
+    stash = trusted_run.prepare(nb, spec) if spec else {}
+    sources = {i: c.source for i, c in enumerate(nb.cells) if c.cell_type == "code"}
+    skipped: dict[int, str] = {}
+    deadline = time.monotonic() + total_seconds
+    problem, verdicts, why, ran = "", None, "", set()
+    for _ in range(MAX_RESTARTS + 1):
+        for index, source in sources.items():
+            nb.cells[index].source = "" if index in skipped else source
+            nb.cells[index].outputs = []
+        try:
+            ran, verdicts, why = await _run_once(server, nb, cwd, config, deadline - time.monotonic(), spec, skipped)
+            break
+        except _CellTimedOut as timed_out:
+            ran = timed_out.ran
+            skipped[timed_out.index] = f"the cell ran longer than {config.get('timeout', 30)} s and was stopped"
+        except asyncio.TimeoutError as error:
+            ran = getattr(error, "ran", ran)
+            problem = f"the notebook ran longer than {total_seconds:g} s in total and was stopped"
+            break
+        except Exception as error:  # noqa: BLE001 - a dead kernel or a protocol failure
+            if type(error).__name__ != "DeadKernelError":
+                problem = f"execution stopped: {type(error).__name__}: {error}"
+                break
+            ran = getattr(error, "ran", ran)
+            culprit = next((i for i in sorted(sources) if i not in skipped and sources[i].strip()
+                            and i not in ran), None)
+            if culprit is None:
+                problem = "the kernel died"
+                break
+            skipped[culprit] = "the kernel died while running this cell (the student's code ended the process)"
+    else:
+        problem = f"gave up after {MAX_RESTARTS} kernels died or hung"
+    for index, source in sources.items():
+        nb.cells[index].source = source
+    for index, reason in skipped.items():
+        nb.cells[index].outputs = [NotebookNode(output_type="error", ename="CellSkipped", evalue=reason,
+                                                traceback=[f"CellSkipped: {reason}"])]
     if problem:
-        _stopped(nb, client.ran, problem)
-    return nb, _cell_seconds(nb), problem
+        _stopped(nb, ran | set(skipped), problem)
+    seconds = _cell_seconds(nb)
+    if spec:
+        trusted_run.merge(nb, stash, spec, verdicts, why or problem)
+        problem = problem or why
+    if skipped and not problem:
+        problem = "; ".join(f"cell {i + 1}: {r}" for i, r in sorted(skipped.items()))
+    return nb, seconds, problem
 
 
 async def run_task(server: ForkServer, task: Task) -> Executed:
@@ -107,7 +196,7 @@ async def run_task(server: ForkServer, task: Task) -> Executed:
     started = time.perf_counter()
     executed, code, problems = {}, 0.0, []
     try:
-        with tempfile.TemporaryDirectory(prefix="submission-") as scratch:
+        with tempfile.TemporaryDirectory(prefix="submission-", dir=server.scratch_root) as scratch:
             for name, data in task.files.items():
                 target = Path(scratch) / name
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +204,7 @@ async def run_task(server: ForkServer, task: Task) -> Executed:
             for name, text in task.notebooks.items():
                 nb, seconds, problem = await execute_notebook(
                     server, nbformat.reads(text, as_version=4), Path(scratch), task.execute_config,
-                    task.total_seconds)
+                    task.total_seconds, (task.trusted or {}).get(name))
                 executed[name] = nbformat.writes(nb)
                 code += seconds
                 if problem:
@@ -131,8 +220,15 @@ _WORKER_SERVER: ForkServer | None = None
 
 
 def run_task_here(task: Task) -> Executed:
-    """Entry point for a Dask worker: one fork server per worker process, started on first use."""
+    """Entry point for a Dask worker (one task at a time per process): a sandboxed kernel fork
+    server and a checker fork server per worker process, started on first use."""
     global _WORKER_SERVER
     if _WORKER_SERVER is None:
-        _WORKER_SERVER = ForkServer()
+        import os
+
+        from . import sandbox
+        from .warm_kernels import FIRST_UID
+
+        uid = FIRST_UID + 1000 + os.getpid() % 4000 if sandbox.level() in sandbox.ISOLATED else None
+        _WORKER_SERVER = ForkServer(uid=uid, checker=ForkServer())
     return asyncio.run(run_task(_WORKER_SERVER, task))

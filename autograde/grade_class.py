@@ -23,6 +23,7 @@ class Settings:
     dask: str | None = None  # address of an existing Dask scheduler to run the notebooks on
     db_url: str | None = None  # a gradebook other than the course's gradebook.db (e.g. PostgreSQL)
     release: bool = False  # run nbgrader generate_assignment for every assignment first
+    trusted: bool = True  # test cells checked outside the student's kernel (False: in it, like nbgrader)
     progress: bool = True
     feedback: bool = True
     report: bool = True
@@ -95,7 +96,7 @@ def run(course: Path, settings: Settings) -> batch.Outcome:
     if settings.release or missing:
         release.generate(course, ids if settings.release else missing, **overrides)
     outcome = batch.grade(grader, course, pairs, settings.workers, settings.regrade, settings.dask,
-                          settings.progress)
+                          settings.progress, settings.trusted)
     for student, assignment in _unreadable(course, ids, pairs, problems):
         batch.record_zero(grader, student, assignment)
         result = batch.read(course, assignment, student, grader.coursedir.db_url)

@@ -67,6 +67,12 @@ def sanitized_notebooks(api, assignment: str, student: str) -> dict[str, str]:
     return {p.stem: p.read_text() for p in sorted(folder.glob("*.ipynb"))}
 
 
+def submitted_notebooks(api, assignment: str, student: str) -> dict[str, str]:
+    """notebook name → JSON text of each notebook as the student submitted it."""
+    folder = Path(api.coursedir.format_path(api.coursedir.submitted_directory, student, assignment))
+    return {p.stem: p.read_text(errors="replace") for p in sorted(folder.glob("*.ipynb"))}
+
+
 def assignment_files(api, assignment: str, student: str) -> dict[str, bytes]:
     """The other files nbgrader copied beside the notebooks (data files), relative path → bytes."""
     folder = Path(api.coursedir.format_path(api.coursedir.autograded_directory, student, assignment))

@@ -1,4 +1,5 @@
-"""Shared fixtures: grade notebooks with the real nbgrader in throwaway course folders."""
+"""Shared fixtures: grade notebooks with the real nbgrader in throwaway course folders, through
+the batch grader's trusted path (test cells checked outside the student's kernel)."""
 from __future__ import annotations
 
 import re
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from autograde import answer_bank, sample_class, submissions
-from autograde.grade import autograde
+from autograde import grade_class
 from autograde.nbgrader_app import ensure_tools_on_path
 
 ensure_tools_on_path()
@@ -40,7 +41,8 @@ class GradedBank:
         for answer in self.answers:
             nb = submissions.build(assignment, "solution", {answer.name: answer.code})
             submissions.write(nb, course, student_id(answer), assignment)
-        self.results = {r.student: r for r in autograde(course)}
+        settings = grade_class.Settings(progress=False, release=True, feedback=False, report=False)
+        self.results = {r.student: r for r in grade_class.run(course, settings).results}
 
     def result(self, student: str):
         return self.results[student]

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tiny_course import ASSIGNMENT, HIDDEN_LINE, copy_course, make_course, submit
+from support.tiny_course import ASSIGNMENT, HIDDEN_LINE, copy_course, make_course, submit
 
 from autograde import batch, grade_class
 from autograde.nbgrader_app import api

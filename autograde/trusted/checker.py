@@ -1,0 +1,208 @@
+"""The trusted end: the course's test cells (hidden tests included) run here, never in the
+student's kernel, with libraries no student code has touched.
+
+Every name a solution cell defines is looked up in the student's kernel over the socket: a
+value comes back as plain data, a function becomes a `StudentFunction` whose calls send their
+arguments as plain data and rebuild the result the same way. The student's objects never
+exist here, so a lying ``__eq__``, a patched ``np.allclose`` or a swallowed exception in the
+student's kernel changes nothing in this process.
+"""
+from __future__ import annotations
+
+import builtins
+import contextlib
+import io
+import json
+import signal
+import socket
+import time
+import warnings
+
+import numpy as np
+
+from .codec import decode, encode
+
+# Exceptions rebuilt under their own type, so that the check library recognises a stub's
+# NotImplementedError; any other type arrives as a StudentError.
+_REBUILT = {name: getattr(builtins, name) for name in (
+    "NotImplementedError", "ValueError", "TypeError", "ZeroDivisionError", "IndexError", "KeyError",
+    "AttributeError", "NameError", "OverflowError", "FloatingPointError", "ArithmeticError",
+    "AssertionError", "RuntimeError", "RecursionError", "MemoryError")}
+
+
+_WARNINGS = {name: getattr(builtins, name) for name in (
+    "RuntimeWarning", "UserWarning", "DeprecationWarning", "FutureWarning", "SyntaxWarning")}
+
+
+class StudentError(Exception):
+    """The student's function raised an exception of a type this process does not rebuild."""
+
+
+class StudentGone(Exception):
+    """The student's kernel stopped answering (it died, or a call ran out of time)."""
+
+
+class Connection:
+    """Requests to the student's kernel over a Unix socket, one JSON object per line."""
+
+    def __init__(self, path: str, call_timeout: float, connect_timeout: float = 30.0):
+        deadline = time.monotonic() + connect_timeout
+        while True:
+            try:
+                self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.socket.connect(path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                self.socket.close()
+                if time.monotonic() > deadline:
+                    raise StudentGone("the student's kernel never opened its socket") from None
+                time.sleep(0.02)
+        self.socket.settimeout(call_timeout)
+        self.stream = self.socket.makefile("rw", encoding="utf-8")
+        self.callbacks: dict[int, object] = {}
+
+    def _send(self, message: dict) -> None:
+        self.stream.write(json.dumps(message) + "\n")
+        self.stream.flush()
+
+    def _receive(self) -> dict:
+        try:
+            line = self.stream.readline(64 * 1024 * 1024)
+        except (TimeoutError, socket.timeout):
+            raise StudentGone("the student's code did not answer in time") from None
+        if not line:
+            raise StudentGone("the student's kernel died")
+        return json.loads(line)
+
+    def request(self, message: dict) -> dict:
+        """Send a request; answer the student's callbacks to trusted functions until the reply."""
+        self._send(message)
+        while True:
+            reply = self._receive()
+            if reply.get("op") != "callback":
+                return reply
+            function = self.callbacks[reply["id"]]
+            try:
+                value = function(*decode(reply["args"]), **decode(reply["kwargs"]))
+                self._send({"value": encode(value)})
+            except Exception as error:  # noqa: BLE001 - goes back to the student's code
+                self._send({"raised": [type(error).__name__, str(error)]})
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._send({"op": "exit"})
+            self.socket.close()
+
+
+class StudentFunction:
+    """A function defined by the student, called in the student's kernel."""
+
+    def __init__(self, connection: Connection, name: str):
+        self.connection, self.__name__ = connection, name
+        self.__qualname__ = name
+
+    def __repr__(self) -> str:
+        return f"<function {self.__name__}>"
+
+    def __deepcopy__(self, memo):  # the check library copies arguments; a function stays itself
+        return self
+
+    def __copy__(self):
+        return self
+
+    def __call__(self, *args, **kwargs):
+        reply = self.connection.request({"op": "call", "name": self.__name__,
+                                         "args": encode(list(args), callables=self.connection.callbacks),
+                                         "kwargs": encode(kwargs, callables=self.connection.callbacks)})
+        if "raised" in reply:
+            kind, message = reply["raised"]
+            raise _REBUILT.get(kind, StudentError)(message if kind in _REBUILT else f"{kind}: {message}")
+        for kind, message in reply.get("warnings", []):  # seen again here, where the checks look
+            warnings.warn(message, _WARNINGS.get(kind, RuntimeWarning), stacklevel=2)
+        after = decode(reply["args_after"])
+        for given, changed in zip(args, after):  # the student's function changed an input array
+            if type(given) is np.ndarray and isinstance(changed, np.ndarray) and changed.shape == given.shape \
+                    and given.flags.writeable:
+                np.copyto(given, changed, casting="unsafe")
+        return decode(reply["value"])
+
+
+def student_namespace(connection: Connection, names: list[str], at: str | None = None) -> dict:
+    """name → the student's value (plain data, as it was where test cell ``at`` stands) or a
+    StudentFunction; undefined names are left out."""
+    found = {}
+    for name in names:
+        reply = connection.request({"op": "describe", "name": name, "at": at})
+        if reply.get("callable"):
+            found[name] = StudentFunction(connection, name)
+        elif "value" in reply:
+            found[name] = decode(reply["value"])
+    return found
+
+
+class _CellTimeout(Exception):
+    pass
+
+
+def _alarm(*_):
+    raise _CellTimeout()
+
+
+def run_cells(cells: list[dict], namespace: dict, cell_timeout: float, refresh=None) -> dict[str, dict]:
+    """Run the course's cells in order; grade_id → {"passed", "outputs"} for each test cell.
+
+    A setup cell (the instructor's own code) that fails is ignored; a test cell passes when it
+    raises nothing, as in nbgrader.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.show = lambda *a, **k: None
+    verdicts = {}
+    signal.signal(signal.SIGALRM, _alarm)
+    for cell in cells:
+        printed = io.StringIO()
+        error = None
+        if cell["kind"] == "test" and refresh is not None:
+            try:
+                namespace.update(refresh(cell["grade_id"]))
+            except StudentGone:
+                pass
+        signal.setitimer(signal.ITIMER_REAL, cell_timeout)
+        try:
+            with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+                exec(compile(cell["source"], f"<{cell.get('grade_id') or 'cell'}>", "exec"), namespace)
+        except _CellTimeout:
+            error = ("CellTimeoutError", f"the check ran longer than {cell_timeout:g} s")
+        except StudentGone as gone:
+            error = ("StudentKernelGone", str(gone))
+        except BaseException as raised:  # noqa: BLE001 - a failed check is a verdict, not a crash
+            error = (type(raised).__name__, str(raised))
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            plt.close("all")
+        if cell["kind"] != "test":
+            continue
+        outputs = []
+        if printed.getvalue():
+            outputs.append({"output_type": "stream", "name": "stdout", "text": printed.getvalue()[:20000]})
+        if error:
+            outputs.append({"output_type": "error", "ename": error[0], "evalue": error[1],
+                            "traceback": [f"{error[0]}: {error[1]}"]})
+        verdicts[cell["grade_id"]] = {"passed": error is None, "outputs": outputs}
+    return verdicts
+
+
+def check(task: dict) -> dict[str, dict]:
+    """Run one notebook's checks against the student kernel serving at task["socket"]."""
+    connection = Connection(task["socket"], task.get("call_timeout", 60.0))
+    try:
+        namespace = {"__name__": "__main__", "__builtins__": builtins}
+        names = task["student_names"]
+        namespace.update(student_namespace(connection, names))
+        return run_cells(task["cells"], namespace, task.get("cell_timeout", 30.0),
+                         refresh=lambda grade_id: student_namespace(connection, names, at=grade_id))
+    finally:
+        connection.close()

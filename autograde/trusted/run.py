@@ -1,0 +1,90 @@
+"""Trusted grading of one notebook, from the worker's side.
+
+The student's kernel runs the student's cells only: each test cell is replaced by a call that
+keeps a copy of the student's values at that point. Then the kernel serves its definitions
+(`student_server.serve`) and a checker forked from the pristine fork server runs the course's
+own test cells against them (`checker.check`). The checker's outputs become the test cells'
+outputs, so nbgrader's own scoring turns the trusted verdicts into grades.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from nbformat.notebooknode import NotebookNode, from_dict
+
+from .spec import is_test
+
+SNAPSHOT = "__import__('autograde.trusted.student_server', fromlist=['snapshot']).snapshot({label!r}, {names!r})"
+SERVE = "__import__('autograde.trusted.student_server', fromlist=['serve']).serve({path!r})"
+
+
+def prepare(nb, spec: dict) -> dict[int, str]:
+    """Replace the notebook's test cells by snapshot calls; return index → original source."""
+    stash = {}
+    for index, cell in enumerate(nb.cells):
+        if is_test(cell):
+            stash[index] = cell.source
+            label = cell.metadata["nbgrader"]["grade_id"]
+            cell.source = SNAPSHOT.format(label=label, names=spec["student_names"])
+    return stash
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def merge(nb, stash: dict[int, str], spec: dict, verdicts: dict | None, why: str) -> None:
+    """Put the test cells back with the checker's outputs; a test cell deleted from the
+    submission is restored from the course's notebook and checked all the same."""
+    seen = set()
+    for index, source in stash.items():
+        cell = nb.cells[index]
+        cell.source = source
+        grade_id = cell.metadata["nbgrader"]["grade_id"]
+        seen.add(grade_id)
+        verdict = (verdicts or {}).get(grade_id)
+        cell.outputs = [from_dict(o) for o in verdict["outputs"]] if verdict else \
+            [_error("TrustedCheckNotRun", why or "the trusted check did not run")]
+    for grade_id, cell in spec["tests"].items():
+        if grade_id not in seen:
+            restored = from_dict(json.loads(json.dumps(cell)))
+            verdict = (verdicts or {}).get(grade_id)
+            restored.outputs = [from_dict(o) for o in verdict["outputs"]] if verdict else \
+                [_error("TrustedCheckNotRun", why or "the trusted check did not run")]
+            nb.cells.append(restored)
+
+
+async def check(server, kernel_client, cwd: Path, spec: dict, cell_timeout: float,
+                deadline_seconds: float) -> tuple[dict | None, str]:
+    """Serve the student's kernel over a socket in ``cwd`` and run the checker against it."""
+    socket_path = str(Path(cwd) / ".grader.sock")
+    kernel_client.execute(SERVE.format(path=socket_path), silent=True, store_history=False)
+    with tempfile.TemporaryDirectory(prefix="checker-") as private:
+        task_file, result_file = os.path.join(private, "task.json"), os.path.join(private, "result.json")
+        with open(task_file, "w") as handle:
+            json.dump({"socket": socket_path, "cells": spec["cells"], "student_names": spec["student_names"],
+                       "cell_timeout": cell_timeout, "call_timeout": cell_timeout}, handle)
+        checker = server.checker or server
+        pid = checker.spawn_checker(task_file, result_file)
+        deadline = time.monotonic() + deadline_seconds
+        from ..warm_kernels import _alive
+
+        while not os.path.exists(result_file):
+            if not _alive(pid):
+                await asyncio.sleep(0.05)
+                if not os.path.exists(result_file):
+                    return None, "the trusted checker stopped without a result"
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                return None, f"the trusted checks ran longer than {deadline_seconds:g} s"
+            await asyncio.sleep(0.01)
+        with open(result_file) as handle:
+            result = json.load(handle)
+    if "error" in result:
+        return None, f"the trusted checker failed: {result['error']}"
+    return result["verdicts"], ""

@@ -1,0 +1,532 @@
+"""Red team: submissions that try to score what their code does not earn, graded by the batch grader.
+
+Every attack in `attacks.py` is one student. Students are graded in a few shared batches (one
+`grade_class.run` each), always beside honest students with the right answer, and each attack
+must score no more than its honest content (what the same submission scores without the trick)
+while every other student keeps full marks. The tiny course and the real notebooks 01 and 02
+are also graded in the kernel (``trusted=False``, as plain nbgrader does) as a control: which
+attacks fool in-kernel grading is printed by the last test (``pytest -s``), not asserted.
+
+Attacks that reach outside the student's kernel (files of the course, the gradebook, the
+checker's files in the shared temporary folder, the network, the grader's processes) win while
+the grader runs student code unsandboxed. Their tests are marked ``xfail(strict=True)`` for
+exactly as long as a probe kernel shows no containment (it runs as root, or sees the course
+folder): once the sandbox contains kernels they must pass, and a strict xfail that passes fails
+the run, so the marks cannot outlive the hole.
+
+Control run on 2 cores (in-kernel grading, plain nbgrader's model), attacks that scored more
+than their honest content: lying_eq_object, lying_int_subclass, frame_reads_test_source,
+showtraceback_noop, custom_exc_swallows_all, run_cell_replaced, input_transformer_blanks_tests,
+ast_transformer_strips_asserts, reads_solution_file, reads_gradebook, numpy_all_patched,
+check_library_noops, fake_checks_in_sys_modules, df_reads_expected, sympy_simplify_patched,
+symbolic_equivalent_patched, implemented_function. Trusted grading: none of them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from support.tiny_course import ASSIGNMENT, copy_course, make_course, submit
+
+import attacks
+from attacks import Attack
+from autograde import grade_class, release, results, sample_class, submissions
+
+REAL_ASSIGNMENTS = ["01_gradient_descent", "02_symbolic_derivatives"]
+HONEST = ["honest_a", "honest_b"]
+WORKERS = 2
+
+
+# ------------------------------------------------------------------ grading a batch
+
+
+@dataclass
+class Batch:
+    """One graded course: the outcome, and what the attacks left behind."""
+    course: Path
+    spy: Path  # where attacks leave evidence
+    outcome: object
+    seconds: float
+    received: list  # what reached the TCP listener on 127.0.0.1 while grading
+    trusted: bool
+
+    def result(self, student: str, assignment: str = ASSIGNMENT) -> results.SubmissionResult:
+        return next(r for r in self.outcome.results if (r.student, r.assignment) == (student, assignment))
+
+    def score(self, student: str, assignment: str = ASSIGNMENT) -> float:
+        return self.result(student, assignment).auto_score
+
+    def problems(self, student: str) -> list[str]:
+        return [p.message for p in self.outcome.problems if p.student == student]
+
+    def notebook(self, student: str, assignment: str = ASSIGNMENT) -> Path:
+        return self.course / "autograded" / student / assignment / f"{assignment}.ipynb"
+
+    def printed(self, student: str, assignment: str = ASSIGNMENT) -> str:
+        path = self.notebook(student, assignment)
+        if not path.exists():
+            return ""
+        nb = nbformat.read(path, as_version=4)
+        return "".join(str(o.get("text", "")) + str(o.get("evalue", ""))
+                       for c in nb.cells for o in c.get("outputs", []))
+
+
+def _listener() -> socket.socket:
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    server.setblocking(False)
+    return server
+
+
+def _drain(server: socket.socket) -> list:
+    """Every connection that reached the listener, with what it sent."""
+    arrived = []
+    while True:
+        try:
+            link, _ = server.accept()
+        except BlockingIOError:
+            break
+        link.settimeout(1)
+        try:
+            arrived.append(link.recv(100))
+        except OSError:
+            arrived.append(b"")
+        link.close()
+    server.close()
+    return arrived
+
+
+def _write_attack(course: Path, attack: Attack, places: dict) -> None:
+    if attack.answers:
+        answers = {name: attacks.fill(source, places) for name, source in attack.answers}
+        submissions.write(submissions.build(attack.assignment, "untouched", answers), course, attack.student,
+                          attack.assignment)
+        return
+    path = submit(course, attack.student, attacks.fill(attack.answer, places))
+    if attack.damage:
+        nb = json.loads(path.read_text())
+        text = attack.damage(nb)
+        path.write_text(text if isinstance(text, str) else json.dumps(nb, indent=1))
+
+
+def grade_batch(template: Path, folder: Path, attack_list: list[Attack], *, trusted: bool = True,
+                honest: list[str] = HONEST, extra=None, real: bool = False, feedback: bool = False,
+                workers: int = WORKERS) -> Batch:
+    """Copy the course, write the honest students and the attacks, grade them all in one run.
+
+    ``extra(course, places)`` writes more submissions. For the real course the grader's working
+    folder is a fresh folder under ``folder`` (the only place an attack may plant modules)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    course = copy_course(template, folder / "course")
+    spy = folder / "spy"
+    spy.mkdir()
+    plant = folder / "grader-cwd"
+    plant.mkdir()
+    server = _listener()
+    places = {"COURSE": course, "SPY": spy, "PORT": server.getsockname()[1], "PLANT_ROOT": plant}
+    for student in honest:
+        if real:
+            for assignment in REAL_ASSIGNMENTS:
+                submissions.write(submissions.build(assignment, "solution"), course, student, assignment)
+        else:
+            submit(course, student)
+    for attack in attack_list:
+        _write_attack(course, attack, places)
+    if extra:
+        extra(course, places)
+    settings = grade_class.Settings(progress=False, feedback=feedback, report=False, trusted=trusted,
+                                    workers=workers, assignments=REAL_ASSIGNMENTS if real else None)
+    started, before = time.perf_counter(), os.getcwd()
+    try:
+        os.chdir(plant)
+        outcome = grade_class.run(course, settings)
+    finally:
+        os.chdir(before)
+        received = _drain(server)
+    return Batch(course, spy, outcome, time.perf_counter() - started, received, trusted)
+
+
+def _kill_recorded(pid_file: Path) -> None:
+    """SIGKILL a process an attack started and recorded (by its pid, and only if it still runs)."""
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
+
+
+def _wait_for(path: Path, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists():
+            return True
+        time.sleep(0.1)
+    return path.exists()
+
+
+# ------------------------------------------------------------------ containment
+
+
+@dataclass
+class Containment:
+    facts: dict
+
+    @property
+    def contained(self) -> bool:
+        """Student code runs as another user and cannot see the course folder."""
+        return self.facts.get("uid", 0) != 0 and not self.facts.get("sees_course", True)
+
+
+@pytest.fixture(scope="module")
+def tiny_template(tmp_path_factory) -> Path:
+    return make_course(tmp_path_factory.mktemp("red-tiny") / "course", cell_timeout=3)
+
+
+@pytest.fixture(scope="module")
+def containment(tiny_template, tmp_path_factory) -> Containment:
+    """How the grader contains student code right now, as a probe kernel reports it."""
+    def probe(course, places):
+        submit(course, attacks.PROBE, attacks.fill(attacks.PROBE_SOURCE, places))
+
+    batch = grade_batch(tiny_template, tmp_path_factory.mktemp("red-probe"), [], honest=[], extra=probe)
+    line = next((ln for ln in batch.printed(attacks.PROBE).splitlines() if ln.startswith("CONTAINMENT ")), "")
+    return Containment(json.loads(line.split(" ", 1)[1]) if line else {})
+
+
+def open_without_sandbox(request, containment: Containment, why: str) -> None:
+    """Expect this test to fail (strictly) while student code is not contained."""
+    if why and not containment.contained:
+        request.node.add_marker(pytest.mark.xfail(
+            strict=True, reason=f"open while student code runs unsandboxed: {why}"))
+
+
+# ------------------------------------------------------------------ the tiny course: kernel tricks
+
+
+def _tiny_extras(course: Path, places: dict) -> None:
+    submit(course, attacks.PROBE, attacks.fill(attacks.PROBE_SOURCE, places))
+    submit(course, attacks.HONEST_WRONG, attacks.TINY_WRONG)
+
+
+@pytest.fixture(scope="module")
+def tiny_trusted(tiny_template, tmp_path_factory) -> Batch:
+    return grade_batch(tiny_template, tmp_path_factory.mktemp("red-tiny-trusted"), attacks.TINY_KERNEL_TRICKS,
+                       extra=_tiny_extras)
+
+
+@pytest.fixture(scope="module")
+def tiny_in_kernel(tiny_template, tmp_path_factory) -> Batch:
+    return grade_batch(tiny_template, tmp_path_factory.mktemp("red-tiny-kernel"), attacks.TINY_KERNEL_TRICKS,
+                       extra=_tiny_extras, trusted=False)
+
+
+@pytest.mark.parametrize("attack", attacks.TINY_KERNEL_TRICKS, ids=lambda a: a.student)
+def test_a_kernel_trick_earns_nothing_beyond_its_honest_content(attack, tiny_trusted, containment, request):
+    open_without_sandbox(request, containment, attack.unsandboxed)
+    result = tiny_trusted.result(attack.student)
+    assert result.auto_max == attacks.TINY_POINTS, f"{attack.trick}: the course's points changed"
+    assert result.auto_score <= attack.honest, (
+        f"{attack.trick}: scored {result.auto_score}, honest content scores {attack.honest}")
+
+
+def test_honest_students_beside_the_tricks_keep_full_marks(tiny_trusted):
+    for student in [*HONEST, attacks.PROBE]:
+        result = tiny_trusted.result(student)
+        assert (result.auto_score, result.error) == (attacks.TINY_POINTS, ""), student
+        assert tiny_trusted.problems(student) == [], student
+    assert tiny_trusted.score(attacks.HONEST_WRONG) == 0  # the honest content of most tricks
+
+
+def test_saved_outputs_claiming_passes_score_zero_and_are_reported_as_tampering(tiny_trusted):
+    assert tiny_trusted.score("fake_saved_outputs") == 0
+    reports = [m for m in tiny_trusted.problems("fake_saved_outputs") if m.startswith("possible tampering")]
+    assert len(reports) == 2 and any("test_three" in m for m in reports) and any("test_negative" in m for m in reports)
+    others = [p for p in tiny_trusted.outcome.problems
+              if p.message.startswith("possible tampering") and p.student != "fake_saved_outputs"]
+    assert others == []  # no submission without saved outputs is accused
+
+
+def test_no_connection_reaches_the_network(tiny_trusted, containment, request):
+    open_without_sandbox(request, containment, "the kernel shares the machine's network")
+    assert tiny_trusted.received == []
+
+
+def test_a_50_gib_allocation_meets_a_memory_limit(tiny_trusted):
+    assert "NO-MEMORY-LIMIT" not in tiny_trusted.printed("memory_bomb")
+    assert tiny_trusted.score("memory_bomb") == attacks.TINY_POINTS  # square was defined before the bomb
+
+
+def test_forged_wire_data_runs_no_code_in_the_checker(tiny_trusted):
+    assert not (tiny_trusted.spy / "wire-pwned").exists()
+    for student in ("forged_wire_code", "forged_wire_types", "forged_wire_protocol"):
+        assert tiny_trusted.score(student) == 0
+
+
+@pytest.mark.parametrize("student", ["kernel_exits", "kernel_segfaults", "loop_ignoring_sigint",
+                                     "exits_when_checked", "loops_when_checked"])
+def test_a_kernel_that_dies_or_hangs_is_reported_in_plain_words(student, tiny_trusted):
+    assert tiny_trusted.score(student) == 0
+    assert tiny_trusted.problems(student), f"{student}: nothing told the instructor what happened"
+
+
+@pytest.mark.parametrize("student", ["points_inflated", "bogus_kernelspec", "nbformat_3"])
+def test_damaged_metadata_keeps_a_right_answer_at_full_marks(student, tiny_trusted):
+    """A right answer in a damaged file scores what it earns: no more, and no less."""
+    result = tiny_trusted.result(student)
+    assert (result.auto_score, result.auto_max) == (attacks.TINY_POINTS, attacks.TINY_POINTS)
+
+
+@pytest.mark.parametrize("student", ["test_flags_flipped", "cells_duplicated", "test_grade_ids_renamed",
+                                     "bonus_cell_added"])
+def test_a_notebook_nbgrader_refuses_scores_zero_and_is_reported(student, tiny_trusted):
+    """nbgrader's own sanitize refuses these files (as plain nbgrader does): 0, and the instructor is told."""
+    assert tiny_trusted.score(student) == 0
+    assert any("nbgrader could not read the submission" in m for m in tiny_trusted.problems(student))
+
+
+def test_in_kernel_control_grades_honest_students_alike(tiny_in_kernel):
+    for student in [*HONEST, attacks.PROBE]:
+        assert tiny_in_kernel.score(student) == attacks.TINY_POINTS, student
+    assert tiny_in_kernel.score(attacks.HONEST_WRONG) == 0
+
+
+# ------------------------------------------------------------------ the real course: 01 and 02
+
+
+@pytest.fixture(scope="module")
+def real_template(tmp_path_factory) -> Path:
+    course = sample_class.prepare_course(tmp_path_factory.mktemp("red-real") / "course")
+    release.generate(course, REAL_ASSIGNMENTS)
+    return course
+
+
+def _real_extras(course: Path, places: dict) -> None:
+    for assignment, (student, answers) in attacks.REAL_REFERENCES.items():
+        submissions.write(submissions.build(assignment, "untouched", dict(answers)), course, student, assignment)
+    probe_df = submissions.solution_sources("01_gradient_descent")["df"] + "\n\n" + attacks.PROBE_FACTS
+    nb = submissions.build("01_gradient_descent", "solution", {"df": attacks.fill(probe_df, places)})
+    submissions.write(nb, course, attacks.PROBE, "01_gradient_descent")
+    student, assignment, answers = attacks.ODD_BUT_HONEST
+    submissions.write(submissions.build(assignment, "solution", dict(answers)), course, student, assignment)
+
+
+@pytest.fixture(scope="module")
+def real_trusted(real_template, tmp_path_factory) -> Batch:
+    return grade_batch(real_template, tmp_path_factory.mktemp("red-real-trusted"), attacks.REAL_COURSE,
+                       honest=["solution"], extra=_real_extras, real=True)
+
+
+@pytest.fixture(scope="module")
+def real_in_kernel(real_template, tmp_path_factory) -> Batch:
+    return grade_batch(real_template, tmp_path_factory.mktemp("red-real-kernel"), attacks.REAL_COURSE,
+                       honest=["solution"], extra=_real_extras, real=True, trusted=False)
+
+
+@pytest.mark.parametrize("attack", attacks.REAL_COURSE, ids=lambda a: a.student)
+def test_a_real_course_attack_earns_nothing_beyond_its_honest_content(attack, real_trusted, containment,
+                                                                       request):
+    open_without_sandbox(request, containment, attack.unsandboxed)
+    score = real_trusted.score(attack.student, attack.assignment)
+    assert score <= attack.honest, f"{attack.trick}: scored {score}, honest content scores {attack.honest}"
+
+
+@pytest.mark.parametrize("assignment", REAL_ASSIGNMENTS)
+def test_honest_alternatives_the_course_solutions_score_full_marks(assignment, real_trusted):
+    result = real_trusted.result("solution", assignment)
+    assert result.auto_max > 0 and result.auto_score == result.auto_max, [
+        (c.grade_id, c.message[:200]) for c in result.failed()]
+    assert real_trusted.problems("solution") == []
+    if assignment == "01_gradient_descent":
+        assert real_trusted.score(attacks.PROBE, assignment) == result.auto_max
+
+
+@pytest.mark.parametrize("assignment", REAL_ASSIGNMENTS)
+def test_the_honest_content_of_the_real_course_attacks_scores_zero(assignment, real_trusted):
+    student, _ = attacks.REAL_REFERENCES[assignment]
+    assert real_trusted.score(student, assignment) == 0
+
+
+def test_a_symbol_named_like_code_never_runs_in_the_checker(real_trusted):
+    assert not (real_trusted.spy / "lambdify-pwned").exists()
+
+
+def test_an_answer_the_codec_refuses_costs_only_its_own_tests(real_trusted):
+    """A student whose grad_f_xy holds sympy Poly objects (a right value in a form the codec does not
+    carry) loses grad_f_xy's tests, not the whole notebook."""
+    student, assignment, answers = attacks.ODD_BUT_HONEST
+    result = real_trusted.result(student, assignment)
+    name = answers[0][0]
+    assert [c.grade_id for c in result.failed() if not c.grade_id.startswith(f"test_{name}")] == [], \
+        [(c.grade_id, c.message[:160]) for c in result.failed()]
+
+
+# ------------------------------------------------------------------ reaching outside the scratch folder
+
+
+def _outside_extras(course: Path, places: dict) -> None:
+    for victim in attacks.OUTSIDE_VICTIMS.values():
+        submit(course, victim)
+
+
+@pytest.fixture(scope="module")
+def outside(tiny_template, tmp_path_factory) -> Batch:
+    template = tiny_template
+    return grade_batch(template, tmp_path_factory.mktemp("red-outside"), attacks.OUTSIDE, extra=_outside_extras)
+
+
+def test_reaching_outside_earns_nothing_and_honest_students_keep_full_marks(outside):
+    for attack in attacks.OUTSIDE:
+        assert outside.score(attack.student) <= attack.honest, attack.trick
+    for student in HONEST:
+        assert outside.score(student) == attacks.TINY_POINTS, student
+
+
+def test_another_students_submission_is_untouched(outside, tiny_template, containment, request):
+    open_without_sandbox(request, containment, attacks.OUTSIDE[0].unsandboxed)
+    victim = attacks.OUTSIDE_VICTIMS["submission"]
+    path = outside.course / "submitted" / victim / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    assert "x * x" in path.read_text(), "the victim's submitted notebook was rewritten"
+    assert outside.score(victim) == attacks.TINY_POINTS
+
+
+def test_another_students_grades_are_untouched(outside, containment, request):
+    open_without_sandbox(request, containment, attacks.OUTSIDE[1].unsandboxed)
+    victim = attacks.OUTSIDE_VICTIMS["grades"]
+    assert results.read(outside.course, ASSIGNMENT, victim).auto_score == attacks.TINY_POINTS
+
+
+def test_the_course_source_notebook_is_untouched(outside, tiny_template, containment, request):
+    open_without_sandbox(request, containment, attacks.OUTSIDE[2].unsandboxed)
+    source = Path("solutions") / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    assert (outside.course / source).read_bytes() == (tiny_template / source).read_bytes()
+
+
+def test_no_file_is_planted_in_the_course(outside, containment, request):
+    open_without_sandbox(request, containment, attacks.OUTSIDE[3].unsandboxed)
+    planted = sorted(str(p.relative_to(outside.course)) for p in outside.course.rglob("planted.txt"))
+    assert planted == []
+
+
+# ------------------------------------------------------------------ processes that outlive their kernel
+
+
+def _victims(names=("h1", "h2", "h3")):
+    def write(course, places):
+        for name in names:
+            submit(course, name)
+    return write
+
+
+def test_a_detached_process_cannot_raise_grades_after_grading(tiny_template, tmp_path, containment, request):
+    open_without_sandbox(request, containment, attacks.DAEMON_REGRADES.unsandboxed)
+    batch = grade_batch(tiny_template, tmp_path, [attacks.DAEMON_REGRADES], honest=["h1"])
+    try:
+        if _wait_for(batch.spy / "daemon.pid", 3):
+            _wait_for(batch.spy / "daemon.done", 30)
+    finally:
+        _kill_recorded(batch.spy / "daemon.pid")
+    assert batch.score("h1") == attacks.TINY_POINTS
+    assert batch.score(attacks.DAEMON_REGRADES.student) == 0  # as graded
+    later = results.read(batch.course, ASSIGNMENT, attacks.DAEMON_REGRADES.student)
+    assert later.auto_score == 0, "a process of the student's outlived grading and rewrote the gradebook"
+
+
+def test_a_socket_squatter_costs_later_students_nothing(tiny_template, tmp_path, containment, request):
+    open_without_sandbox(request, containment, attacks.SOCKET_SQUATTER.unsandboxed)
+    try:
+        batch = grade_batch(tiny_template, tmp_path, [attacks.SOCKET_SQUATTER], honest=[], extra=_victims())
+    finally:
+        (tmp_path / "spy").mkdir(exist_ok=True)
+        (tmp_path / "spy" / "stop").touch()
+        _wait_for(tmp_path / "spy" / "daemon.done", 5)
+        _kill_recorded(tmp_path / "spy" / "daemon.pid")
+    assert batch.score(attacks.SOCKET_SQUATTER.student) == 0
+    scores = {name: batch.score(name) for name in ("h1", "h2", "h3")}
+    assert scores == dict.fromkeys(scores, attacks.TINY_POINTS), (
+        scores, (batch.spy / "squatted").read_text() if (batch.spy / "squatted").exists() else "")
+
+
+def test_killing_the_fork_server_costs_later_students_nothing(tiny_template, tmp_path, containment, request):
+    open_without_sandbox(request, containment, attacks.KILL_FORK_SERVER.unsandboxed)
+    batch = grade_batch(tiny_template, tmp_path, [attacks.KILL_FORK_SERVER], honest=[], extra=_victims())
+    assert batch.score(attacks.KILL_FORK_SERVER.student) == 0
+    scores = {name: batch.score(name) for name in ("h1", "h2", "h3")}
+    assert scores == dict.fromkeys(scores, attacks.TINY_POINTS), (scores, batch.outcome.problems)
+
+
+def test_killing_the_grader_costs_the_class_nothing(tiny_template, tmp_path, containment, request):
+    """The grader runs as `python -m autograde grade` here: the attack SIGKILLs that process."""
+    open_without_sandbox(request, containment, attacks.KILL_GRADER.unsandboxed)
+    course = copy_course(tiny_template, tmp_path / "course")
+    spy = tmp_path / "spy"
+    spy.mkdir()
+    submit(course, attacks.KILL_GRADER.student, attacks.fill(attacks.KILL_GRADER.answer,
+                                                             {"COURSE": course, "SPY": spy}))
+    for name in ("h1", "h2"):
+        submit(course, name)
+    command = [sys.executable, "-m", "autograde", "grade", "--course", str(course), "--workers", "1",
+               "--no-feedback", "--no-progress"]
+    grader = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        out, err = grader.communicate(timeout=300)
+    finally:
+        if grader.poll() is None:
+            os.killpg(grader.pid, signal.SIGKILL)  # the session this test started
+            grader.wait()
+        _kill_recorded(spy / "kernel.pid")  # a kernel whose grader died lives on otherwise
+    assert grader.returncode == 0, f"the grader ended with {grader.returncode}: {err[-1500:]}"
+    for name in ("h1", "h2"):
+        assert results.read(course, ASSIGNMENT, name).auto_score == attacks.TINY_POINTS, name
+
+
+def test_a_fork_bomb_costs_other_students_nothing(tiny_template, tmp_path, containment):
+    sandbox = pytest.importorskip("autograde.sandbox", reason="no autograde.sandbox: a fork bomb run as root "
+                                                              "without limits can take the machine down")
+    if sandbox.level() == "none" or not containment.contained:
+        pytest.skip(f"student kernels are not contained (sandbox level {sandbox.level()!r}, probe "
+                    f"{containment.facts}): a fork bomb run as root without limits can take the machine down")
+    batch = grade_batch(tiny_template, tmp_path, [attacks.FORK_BOMB])
+    assert batch.score(attacks.FORK_BOMB.student) == 0
+    for student in HONEST:
+        assert batch.score(student) == attacks.TINY_POINTS, student
+
+
+def test_200_mb_of_output_leave_the_grader_and_the_feedback_small(tiny_template, tmp_path):
+    batch = grade_batch(tiny_template, tmp_path, [attacks.HUGE_OUTPUT], honest=["h1"], feedback=True)
+    flood = attacks.HUGE_OUTPUT.student
+    assert batch.score(flood) == attacks.TINY_POINTS and batch.score("h1") == attacks.TINY_POINTS
+    assert batch.notebook(flood).stat().st_size < 3_000_000
+    feedback = batch.course / "feedback" / flood / ASSIGNMENT / f"{ASSIGNMENT}.html"
+    assert feedback.stat().st_size < 5_000_000
+    assert batch.seconds < 240, f"grading took {batch.seconds:.0f} s"
+
+
+# ------------------------------------------------------------------ the control, printed
+
+
+def test_which_attacks_fool_in_kernel_grading(tiny_trusted, tiny_in_kernel, real_trusted, real_in_kernel):
+    """The evidence that the trusted path matters: printed (pytest -s), not asserted."""
+    rows = []
+    for batches, catalogue in (((tiny_trusted, tiny_in_kernel), attacks.TINY_KERNEL_TRICKS),
+                               ((real_trusted, real_in_kernel), attacks.REAL_COURSE)):
+        for attack in catalogue:
+            trusted, in_kernel = (b.score(attack.student, attack.assignment) for b in batches)
+            rows.append((attack.student, attack.honest, trusted, in_kernel))
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'attack':<{width}}  honest  trusted  in-kernel")
+    for name, honest, trusted, in_kernel in rows:
+        mark = "  <- fools in-kernel grading" if in_kernel > honest else ""
+        print(f"{name:<{width}}  {honest:>6g}  {trusted:>7g}  {in_kernel:>9g}{mark}")
+    fooled = [r[0] for r in rows if r[3] > r[1]]
+    print(f"{len(fooled)} of {len(rows)} attacks fool in-kernel grading: {', '.join(fooled)}")
