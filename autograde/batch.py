@@ -38,6 +38,7 @@ class Outcome:
     failed: dict[tuple[str, str], str] = field(default_factory=dict)  # why it scored 0 unrun
     wall: float = 0.0  # seconds this run spent grading
     db_url: str = ""  # the gradebook written
+    isolation: str = ""  # what kept student code away from the grade and the course files
     csv: Path | None = None  # nbgrader's CSV export
     feedback: list[Path] = field(default_factory=list)  # feedback HTML files
     report: Path | None = None  # the class report page
@@ -101,6 +102,7 @@ class Coordinator:
         self.api, self.course, self.workers = api, Path(course), workers
         self.dask_address, self.progress, self.trusted = dask_address, progress, trusted
         self._specs: dict[str, dict] = {}
+        self.sandbox = True
         self._shown: dict[tuple[str, str], dict] = {}
         self.outcome = Outcome()
         execute = api.config.get("Execute", {})
@@ -192,7 +194,7 @@ class Coordinator:
             return
         from .warm_kernels import ForkServer, sandboxed_servers
 
-        with ForkServer() as checker, sandboxed_servers(self.workers, checker) as servers:
+        with ForkServer() as checker, sandboxed_servers(self.workers, checker, self.sandbox) as servers:
             pool = list(servers)  # one fork server per slot: one sandbox user per slot
 
             async def execute(task: Task) -> Executed:
@@ -233,12 +235,13 @@ def _progress_bar(total: int, enabled: bool):
 
 def grade(api, course: Path, pairs: list[tuple[str, str]], workers: int | None = None,
           regrade: bool = False, dask_address: str | None = None, progress: bool = True,
-          trusted: bool = True) -> Outcome:
+          trusted: bool = True, sandbox: bool = True) -> Outcome:
     """Grade each (student, assignment) pair; skip those already graded unless ``regrade``.
 
     ``trusted`` (the default) checks the test cells outside the student's kernel
     (`autograde.trusted`); False runs them in the kernel, as plain nbgrader does."""
     coordinator = Coordinator(api, course, workers or os.cpu_count() or 2, dask_address, progress, trusted)
+    coordinator.sandbox = sandbox
     todo = []
     for student, assignment in pairs:
         entry = None if regrade else already_graded(api, course, student, assignment)

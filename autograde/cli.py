@@ -26,6 +26,8 @@ def summary(outcome) -> str:
         lines.append("\nnotes:")
         lines += [f"  {p.student or '-'} / {p.assignment or '-'}: {p.message}" for p in notes]
     lines.append("")
+    if outcome.isolation:
+        lines.append(f"isolation:  {outcome.isolation}")
     lines.append(f"gradebook:  {outcome.db_url}")
     lines.append(f"grades CSV: {outcome.csv}")
     if outcome.feedback:
@@ -39,7 +41,8 @@ def _settings(args) -> grade_class.Settings:
     return grade_class.Settings(
         assignments=args.assignments or None, lms=Path(args.lms) if args.lms else None,
         workers=args.workers, regrade=args.regrade, dask=args.dask, db_url=args.db_url,
-        progress=not args.no_progress, feedback=not args.no_feedback, trusted=not args.in_kernel)
+        progress=not args.no_progress, feedback=not args.no_feedback, trusted=not args.in_kernel,
+        sandbox=not args.no_sandbox)
 
 
 def _print(outcome) -> None:
@@ -89,6 +92,8 @@ def _grading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
     p.add_argument("--in-kernel", action="store_true",
                    help="run the test cells in the student's kernel as plain nbgrader does (not tamper-proof)")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run student code without the sandbox (only resource limits; for measuring)")
 
 
 def main(argv: list[str] | None = None) -> int:

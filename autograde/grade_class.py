@@ -24,6 +24,7 @@ class Settings:
     db_url: str | None = None  # a gradebook other than the course's gradebook.db (e.g. PostgreSQL)
     release: bool = False  # run nbgrader generate_assignment for every assignment first
     trusted: bool = True  # test cells checked outside the student's kernel (False: in it, like nbgrader)
+    sandbox: bool = True  # student code in a sandbox where this machine allows one
     progress: bool = True
     feedback: bool = True
     report: bool = True
@@ -54,6 +55,19 @@ def _unreadable(course: Path, ids: list[str], pairs, problems) -> list[tuple[str
     return sorted({(p.student, p.assignment) for p in problems
                    if p.assignment in ids and (p.student, p.assignment) not in gradable
                    and (Path(course) / "submitted" / p.student / p.assignment).is_dir()})
+
+
+def _isolation(settings: Settings) -> str:
+    """What protects the grade and the course files from student code, in one honest sentence."""
+    from . import sandbox
+
+    checks = ("test cells were checked outside the students' kernels (trusted grading)" if settings.trusted
+              else "WARNING: test cells ran inside the students' kernels (--in-kernel): not tamper-proof")
+    if settings.dask:
+        return f"{checks}; on the Dask workers, student code is sandboxed as each worker's machine allows"
+    if not settings.sandbox:
+        return f"{checks}; WARNING: no sandbox (--no-sandbox): student code could read every file this user can"
+    return f"{checks}; {sandbox.describe()}"
 
 
 def export_csv(grader, path: Path) -> Path:
@@ -96,7 +110,7 @@ def run(course: Path, settings: Settings) -> batch.Outcome:
     if settings.release or missing:
         release.generate(course, ids if settings.release else missing, **overrides)
     outcome = batch.grade(grader, course, pairs, settings.workers, settings.regrade, settings.dask,
-                          settings.progress, settings.trusted)
+                          settings.progress, settings.trusted, settings.sandbox)
     for student, assignment in _unreadable(course, ids, pairs, problems):
         batch.record_zero(grader, student, assignment)
         result = batch.read(course, assignment, student, grader.coursedir.db_url)
@@ -104,6 +118,7 @@ def run(course: Path, settings: Settings) -> batch.Outcome:
         outcome.failed[(student, assignment)] = result.error
         outcome.results.append(result)
     outcome.problems = problems + outcome.problems
+    outcome.isolation = _isolation(settings)
     outcome.csv = export_csv(grader, course / "grades.csv")
     outcome.feedback = write_feedback(grader, course, outcome.results) if settings.feedback else []
     if settings.report:
