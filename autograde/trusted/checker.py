@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from .codec import decode, encode
+from .codec import Opaque, decode, encode
 
 # Exceptions rebuilt under their own type, so that the check library recognises a stub's
 # NotImplementedError; any other type arrives as a StudentError.
@@ -74,13 +74,18 @@ class Connection:
             raise StudentGone("the student's kernel died")
         return json.loads(line)
 
-    def request(self, message: dict) -> dict:
-        """Send a request; answer the student's callbacks to trusted functions until the reply."""
+    def request(self, message: dict, args: tuple = ()) -> dict:
+        """Send a request; answer the student's callbacks to trusted functions until the reply.
+
+        Before a callback runs, the call's array arguments take the values they have in the
+        student's process, so a trusted function that reads them sees what the student did."""
         self._send(message)
         while True:
             reply = self._receive()
             if reply.get("op") != "callback":
                 return reply
+            if "args_now" in reply:
+                _copy_back(args, decode(reply["args_now"]))
             function = self.callbacks[reply["id"]]
             try:
                 value = function(*decode(reply["args"]), **decode(reply["kwargs"]))
@@ -113,18 +118,53 @@ class StudentFunction:
     def __call__(self, *args, **kwargs):
         reply = self.connection.request({"op": "call", "name": self.__name__,
                                          "args": encode(list(args), callables=self.connection.callbacks),
-                                         "kwargs": encode(kwargs, callables=self.connection.callbacks)})
+                                         "kwargs": encode(kwargs, callables=self.connection.callbacks)}, args)
         if "raised" in reply:
             kind, message = reply["raised"]
             raise _REBUILT.get(kind, StudentError)(message if kind in _REBUILT else f"{kind}: {message}")
         for kind, message in reply.get("warnings", []):  # seen again here, where the checks look
             warnings.warn(message, _WARNINGS.get(kind, RuntimeWarning), stacklevel=2)
-        after = decode(reply["args_after"])
-        for given, changed in zip(args, after):  # the student's function changed an input array
-            if type(given) is np.ndarray and isinstance(changed, np.ndarray) and changed.shape == given.shape \
-                    and given.flags.writeable:
-                np.copyto(given, changed, casting="unsafe")
+        _copy_back(args, decode(reply["args_after"]))  # the student's function changed an input array
         return decode(reply["value"])
+
+
+def _copy_back(given: tuple, changed: list) -> None:
+    for mine, theirs in zip(given, changed):
+        if type(mine) is np.ndarray and isinstance(theirs, np.ndarray) and theirs.shape == mine.shape \
+                and mine.flags.writeable:
+            np.copyto(mine, theirs, casting="unsafe")
+
+
+class Namespace(dict):
+    """The checks' globals. When a check rebinds a name the course's own cells defined (to count
+    the student's calls to ``sigmoid``, say), the student's kernel gets the same binding, as it
+    would if the check ran there; binding the original back undoes it."""
+
+    def __init__(self, connection: Connection, given: set[str]):
+        super().__init__()
+        self.connection, self.given, self.originals = connection, given, {}
+
+    def __setitem__(self, name, value):
+        super().__setitem__(name, value)
+        if name not in self.given:
+            return
+        if name not in self.originals:
+            self.originals[name] = value
+        elif value is self.originals[name]:
+            self.connection.request({"op": "unbind", "name": name})
+        else:
+            self.connection.request({"op": "bind", "name": name,
+                                     "value": encode(value, callables=self.connection.callbacks)})
+
+
+def _cpu_time_with_student(connection: Connection):
+    """time.process_time for the checks: the checker's CPU time plus the student's kernel's."""
+    own = time.process_time
+
+    def process_time() -> float:
+        reply = connection.request({"op": "cpu"})
+        return own() + float(reply.get("value") or 0.0)
+    return process_time
 
 
 def student_namespace(connection: Connection, names: list[str], at: str | None = None) -> dict:
@@ -136,7 +176,12 @@ def student_namespace(connection: Connection, names: list[str], at: str | None =
         if reply.get("callable"):
             found[name] = StudentFunction(connection, name)
         elif "value" in reply:
-            found[name] = decode(reply["value"])
+            try:
+                found[name] = decode(reply["value"])
+            except ValueError as refused:  # costs the checks of this name only
+                found[name] = Opaque(f"refused ({refused})")
+        elif "raised" in reply:
+            found[name] = Opaque(f"unreadable ({': '.join(reply['raised'])})")
     return found
 
 
@@ -199,9 +244,12 @@ def check(task: dict) -> dict[str, dict]:
     """Run one notebook's checks against the student kernel serving at task["socket"]."""
     connection = Connection(task["socket"], task.get("call_timeout", 60.0))
     try:
-        namespace = {"__name__": "__main__", "__builtins__": builtins}
         names = task["student_names"]
+        given = {n for cell in task["cells"] if cell["kind"] == "setup" for n in cell.get("defines", [])}
+        namespace = Namespace(connection, given)
+        namespace.update({"__name__": "__main__", "__builtins__": builtins})
         namespace.update(student_namespace(connection, names))
+        time.process_time = _cpu_time_with_student(connection)  # this process checks one notebook only
         return run_cells(task["cells"], namespace, task.get("cell_timeout", 30.0),
                          refresh=lambda grade_id: student_namespace(connection, names, at=grade_id))
     finally:

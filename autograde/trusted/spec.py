@@ -56,7 +56,8 @@ def spec(source_notebook: str) -> dict:
             cells.append({"kind": "test", "grade_id": meta["grade_id"], "source": _python(cell.source)})
             tests[meta["grade_id"]] = nbformat.from_dict(cell)
         else:
-            cells.append({"kind": "setup", "grade_id": meta.get("grade_id"), "source": _python(cell.source)})
+            cells.append({"kind": "setup", "grade_id": meta.get("grade_id"), "source": _python(cell.source),
+                          "defines": defined_names(cell.source)})
             instructor.update(defined_names(cell.source))
     names = [n for n in dict.fromkeys(student) if n not in instructor]
     return {"cells": cells, "student_names": names, "tests": tests}

@@ -87,9 +87,15 @@ def serve(path: str, timeout: float = 600.0) -> None:
     connection.settimeout(None)
     channel = _Channel(connection.makefile("rw", encoding="utf-8"))
 
+    calls: list[list] = []  # the arguments of the calls in progress, innermost last
+    saved: dict = {}  # given names a check rebound, with the kernel's own value
+
     def callback(number: int):
         def trusted_function(*args, **kwargs):
-            channel.send({"op": "callback", "id": number, "args": encode(list(args)), "kwargs": encode(kwargs)})
+            message = {"op": "callback", "id": number, "args": encode(list(args)), "kwargs": encode(kwargs)}
+            if calls:  # the checker's copy of the call's arrays follows what the student did to them
+                message["args_now"] = encode(calls[-1])
+            channel.send(message)
             while True:  # the checker may call back into this kernel before it answers
                 reply = channel.receive()
                 if reply is None:
@@ -115,16 +121,31 @@ def serve(path: str, timeout: float = 600.0) -> None:
                     channel.send({"callable": True})
                 else:
                     channel.send({"value": encode(namespace[name])})
+            elif request["op"] == "cpu":  # the kernel's CPU time, for the checks that time the student's code
+                import time
+
+                channel.send({"value": time.process_time()})
+            elif request["op"] == "bind":  # a check swaps a given function for its own (to count calls)
+                saved.setdefault(name, namespace.get(name))
+                namespace[name] = decode(request["value"], callback=callback)
+                channel.send({"value": None})
+            elif request["op"] == "unbind":
+                if name in saved:
+                    namespace[name] = saved.pop(name)
+                channel.send({"value": None})
             elif request["op"] == "call":
                 args = decode(request["args"], callback=callback)
                 kwargs = decode(request["kwargs"], callback=callback)
                 with warnings.catch_warnings(record=True) as caught, _floating_point_warnings():
                     warnings.simplefilter("always")
+                    calls.append(args)
                     try:
                         result = namespace[name](*args, **kwargs)
                     except BaseException as error:  # noqa: BLE001 - the student's error goes back as data
                         channel.send(_error(error))
                         return
+                    finally:
+                        calls.pop()
                 said = [[w.category.__name__, str(w.message)[:500]] for w in caught[:20]]
                 channel.send({"value": encode(result), "args_after": encode(args), "warnings": said})
         except BaseException as error:  # noqa: BLE001 - an unencodable result, say
