@@ -445,6 +445,9 @@ def describe(name: str | None = None) -> str:
     """One plain sentence for the grader's summary: how student code is isolated."""
     name = name or level()
     limits = "memory, CPU time, processes, file size and open files are limited"
+    if name in ISOLATED:
+        limits += (f", and disk use to {SCRATCH_BYTES >> 20} MiB per student" if disk_limited() else
+                   "; disk use is not limited (that needs root to mount a tmpfs)")
     if name == "bubblewrap":
         return ("student code runs in a bubblewrap sandbox as an unprivileged user: no network, only its "
                 f"own folder writable, course files invisible; {limits}")
@@ -461,3 +464,36 @@ def describe(name: str | None = None) -> str:
                 "files are limited")
     return ("WARNING: no isolation available: student code can read and write every file this user "
             f"can and use the network; {limits}")
+
+
+# ------------------------------------------------------------------ disk quota
+
+SCRATCH_BYTES = 256 << 20  # disk one student's folder may fill (the largest file a kernel may write)
+
+
+def limit_disk(folder: Path, size: int = SCRATCH_BYTES) -> bool:
+    """Mount a tmpfs of ``size`` bytes on the empty ``folder``, so that a student who fills it
+    gets "No space left on device" instead of filling the grader's disk. Needs root (it mounts);
+    returns whether the limit is in force."""
+    if os.geteuid() != 0:
+        return False
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0711,nosuid,nodev",
+                           "grader-scratch", str(folder)], capture_output=True)
+    return done.returncode == 0
+
+
+def unlimit_disk(folder: Path) -> None:
+    subprocess.run(["umount", "--lazy", str(folder)], capture_output=True)
+
+
+@cache
+def disk_limited() -> bool:
+    """Whether this machine lets the grader limit each student's disk use (`limit_disk`)."""
+    folder = Path(tempfile.mkdtemp(prefix="disk-probe-"))
+    try:
+        limited = limit_disk(folder, 1 << 20)
+        if limited:
+            unlimit_disk(folder)
+        return limited
+    finally:
+        folder.rmdir()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -29,6 +30,9 @@ PRELOAD = ["numpy", "sympy", "matplotlib", "matplotlib.pyplot", "ipywidgets",
 KERNEL_LIMITS = {"RLIMIT_AS": 4 << 30, "RLIMIT_FSIZE": 256 << 20, "RLIMIT_NOFILE": 1024}
 
 
+# A fork server answers in milliseconds; one silent this long was stopped or hung.
+START_SECONDS, REPLY_SECONDS = 120, 30
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -43,24 +47,32 @@ class ForkServer:
 
     def __init__(self, preload: list[str] = PRELOAD, uid: int | None = None, checker: "ForkServer | None" = None):
         self.uid, self.checker = uid, checker
+        self.disk_limited = False
         self.scratch_root = Path(tempfile.mkdtemp(prefix="grader-"))
-        argv = [sys.executable, "-m", "autograde.zygote", *preload]
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        self._argv = [sys.executable, "-m", "autograde.zygote", *preload]
+        self._env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
         if uid is not None:
             from . import sandbox
 
+            self.disk_limited = sandbox.limit_disk(self.scratch_root)
             self.scratch_root.chmod(0o711)
             visible = sandbox.python_paths() + [REPO / "src" / "backprop_course", REPO / "autograde"]
-            argv, _ = sandbox.command(argv, self.scratch_root, visible, sandbox.Limits(wall_seconds=0),
-                                      {k: v for k, v in env.items() if k in ("PATH", "LANG", "MPLBACKEND")}
-                                      | {"PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": "/tmp"}, uid=uid)
-        self._process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                         bufsize=1, env=env, start_new_session=True)
+            self._argv, _ = sandbox.command(
+                self._argv, self.scratch_root, visible, sandbox.Limits(wall_seconds=0),
+                {k: v for k, v in self._env.items() if k in ("PATH", "LANG", "MPLBACKEND")}
+                | {"PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": "/tmp"}, uid=uid)
         self._lock = threading.Lock()
-        ready = self._process.stdout.readline()
-        if not ready:
+        self.restarts = 0
+        self._start()
+
+    def _start(self) -> None:
+        self._process = subprocess.Popen(self._argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                         bufsize=1, env=self._env, start_new_session=True)
+        ready = self._reply(START_SECONDS)
+        if ready is None:
+            self._stop()
             raise RuntimeError("the kernel fork server did not start")
-        self.preloaded = json.loads(ready)["ready"]
+        self.preloaded = ready["ready"]
 
     def spawn(self, connection_file: str, cwd: str, env: dict[str, str]) -> int:
         return self._fork({"connection_file": connection_file, "cwd": cwd, "env": env,
@@ -87,17 +99,51 @@ class ForkServer:
         return self._fork({"kind": "checks", "task_file": task_file, "result_file": result_file})["pid"]
 
     def _fork(self, message: dict) -> dict:
-        request = json.dumps(message)
+        """One request and its reply. A server that died or stopped answering (a student's
+        kernel runs as the same user and may kill or SIGSTOP it) is replaced by a new one, so
+        the next student on this slot is not affected; its kernels died with it."""
         with self._lock:
-            try:
-                self._process.stdin.write(request + "\n")
-                self._process.stdin.flush()
-                reply = json.loads(self._process.stdout.readline() or '{"error": "fork server died"}')
-            except (BrokenPipeError, ValueError):
-                reply = {"error": "fork server died"}
+            reply = self._ask(message)
+            if reply is None:
+                self._stop()
+                self.restarts += 1
+                self._start()
+                if message.get("op") in ("alive", "kill"):
+                    return {"alive": False}
+                reply = self._ask(message) or {"error": "the fork server does not answer"}
         if "error" in reply:
             raise RuntimeError(f"could not start a kernel: {reply['error']}")
         return reply
+
+    def _ask(self, message: dict) -> dict | None:
+        try:
+            self._process.stdin.write(json.dumps(message) + "\n")
+            self._process.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            return None
+        return self._reply(REPLY_SECONDS)
+
+    def _reply(self, seconds: float) -> dict | None:
+        """The server's next line as JSON, or None if it died or said nothing for ``seconds``."""
+        ready, _, _ = select.select([self._process.stdout], [], [], seconds)
+        try:
+            return json.loads(self._process.stdout.readline()) if ready else None
+        except (ValueError, OSError):
+            return None
+
+    def _stop(self) -> None:
+        for pipe in (self._process.stdin, self._process.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+        if self.uid is not None:
+            from . import sandbox
+
+            sandbox.kill(self._process)
+        else:
+            self._process.kill()
+        self._process.wait()
 
     def close(self) -> None:
         if self._process.poll() is None:
@@ -110,6 +156,8 @@ class ForkServer:
             from . import sandbox
 
             sandbox.kill(self._process)
+            if self.disk_limited:
+                sandbox.unlimit_disk(self.scratch_root)
         shutil.rmtree(self.scratch_root, ignore_errors=True)
 
     def __enter__(self):

@@ -33,6 +33,9 @@ def _reap(*_):
         pass
 
 
+OUTPUT_BYTES = 4_000_000  # characters of prints a kernel sends; the grader keeps less of them
+
+
 def _limit(limits: dict) -> None:
     """Resource limits for everything the student's code does in this process and its children."""
     import resource
@@ -64,7 +67,25 @@ def _become_kernel(request: dict) -> None:
     app = IPKernelApp.instance()
     app.initialize(sys.argv[1:] + ["--IPKernelApp.log_level=ERROR",
                                    "--HistoryManager.hist_file=:memory:"])
+    _cap_output(request.get("output_bytes", OUTPUT_BYTES))
     app.start()
+
+
+def _cap_output(budget: int) -> None:
+    """Past ``budget`` characters of prints the kernel drops them itself: 200 MB of output then
+    costs the student's cell a loop, not seconds of messages the grader would discard anyway."""
+    left = [budget]
+    for stream in (sys.stdout, sys.stderr):
+        def write(text, _write=stream.write):
+            if left[0] <= 0:
+                return len(text) if isinstance(text, str) else _write(text)
+            left[0] -= len(text) if isinstance(text, str) else 0
+            written = _write(text)
+            if left[0] <= 0:
+                _write(f"\n[output over {budget:,} characters dropped by the kernel]\n")
+            return written
+
+        stream.write = write
 
 
 def _run_checks(request: dict) -> None:

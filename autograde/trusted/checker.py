@@ -13,8 +13,10 @@ import builtins
 import contextlib
 import io
 import json
+import os
 import signal
 import socket
+import stat
 import time
 import warnings
 
@@ -42,6 +44,21 @@ class StudentGone(Exception):
     """The student's kernel stopped answering (it died, or a call ran out of time)."""
 
 
+def _connect_exactly(sock: socket.socket, path: str) -> None:
+    """Connect to the socket file at ``path`` itself. The folder belongs to the student, and
+    connect() follows symbolic links: a link there would point this unsandboxed process at any
+    socket of the host. So the file is opened without following links, must be a socket at
+    exactly ``path``, and is connected to through that open file."""
+    fd = os.open(path, os.O_PATH | os.O_NOFOLLOW)
+    try:
+        here = os.readlink(f"/proc/self/fd/{fd}")
+        if not stat.S_ISSOCK(os.fstat(fd).st_mode) or here != path:
+            raise StudentGone(f"{path} is not the student's socket (a link or another file)")
+        sock.connect(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+
+
 class Connection:
     """Requests to the student's kernel over a Unix socket, one JSON object per line."""
 
@@ -50,7 +67,7 @@ class Connection:
         while True:
             try:
                 self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self.socket.connect(path)
+                _connect_exactly(self.socket, path)
                 break
             except (FileNotFoundError, ConnectionRefusedError):
                 self.socket.close()

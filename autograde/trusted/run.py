@@ -62,7 +62,7 @@ def merge(nb, stash: dict[int, str], spec: dict, verdicts: dict | None, why: str
 async def check(server, kernel_client, cwd: Path, spec: dict, cell_timeout: float,
                 deadline_seconds: float) -> tuple[dict | None, str]:
     """Serve the student's kernel over a socket in ``cwd`` and run the checker against it."""
-    socket_path = str(Path(cwd) / ".grader.sock")
+    socket_path = os.path.join(os.path.realpath(cwd), ".grader.sock")  # cwd: the grader made it
     kernel_client.execute(SERVE.format(path=socket_path), silent=True, store_history=False)
     with tempfile.TemporaryDirectory(prefix="checker-") as private:
         task_file, result_file = os.path.join(private, "task.json"), os.path.join(private, "result.json")

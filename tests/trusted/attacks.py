@@ -225,6 +225,8 @@ def square(x):
         with open(forged + ".forged", "w") as handle:
             json.dump({"verdicts": verdicts}, handle)
         os.replace(forged + ".forged", forged)
+        import time
+        time.sleep(1.0)  # keep the real checker busy while the grader picks up the forged result
     return x + x'''
 
 PROBE_FACTS = '''import json, os, resource
@@ -314,6 +316,32 @@ _BAD_PROTOCOL = [
     {"value": {"__callback__": 0}, "args_after": []},
 ]
 
+# The trusted checker (unsandboxed) connects to <scratch>/.grader.sock, a path in a folder the
+# student owns: a symbolic link there points the checker at any Unix socket of the host.
+_SYMLINKED_SOCKET = '''import os
+import autograde.trusted.student_server as _server
+
+def _serve(path, timeout=600.0):
+    os.symlink("@SPY@/host.sock", path)  # resolved by whoever connects, outside any sandbox
+
+_server.serve = _serve
+''' + TINY_WRONG
+
+_DISK_FILLER = '''import os
+_written = 0
+try:
+    for _file in range(16):  # 1 GiB of real disk blocks, in files of 64 MiB (the largest a kernel may write)
+        _fd = os.open(f"filler-{_file}.bin", os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            os.posix_fallocate(_fd, 0, 64 << 20)
+            _written += 64 << 20
+        finally:
+            os.close(_fd)
+except OSError as _error:
+    print("stopped:", _error)
+print(f"WROTE {_written}")
+''' + TINY_WRONG
+
 TINY_KERNEL_TRICKS = [
     Attack("lying_eq_object", "square returns an object whose __eq__ is always True", 0,
            "class AlwaysEqual:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n\n"
@@ -380,6 +408,10 @@ TINY_KERNEL_TRICKS = [
     Attack("loops_when_checked", "square loops forever, ignoring SIGINT, when the checks call it", 0,
            _LOOP_IN_CHECK),
     Attack("network_connect", "connects to a TCP listener on 127.0.0.1 and sends a message", 0, _NETWORK),
+    Attack("symlinked_grading_socket", ".grader.sock made a symlink to a Unix socket outside the sandbox", 0,
+           _SYMLINKED_SOCKET),
+    Attack("disk_filler", "allocates 1 GiB of disk in its scratch folder (files of 64 MiB, the largest allowed)", 0,
+           _DISK_FILLER),
     Attack("forged_wire_code", "a student-side server answers with srepr text that is Python code", 0,
            _forged(_CODE_IN_SYMPY)),
     Attack("forged_wire_types", "a student-side server answers with an object array, an opaque 'int' and a "
@@ -584,8 +616,8 @@ _LYING_EXPR = '''class LyingExpr(sp.Expr):
 
 sigmoid_expr = LyingExpr(x)'''
 
-_SYMBOL_NAME_CODE = '''sigmoid_expr = sp.Symbol("x) or __import__('pathlib').Path('@SPY@/lambdify-pwned').touch() or (x",
-                         real=True)'''
+_SYMBOL_NAME_CODE = '''_name = "x) or __import__('pathlib').Path('@SPY@/lambdify-pwned').touch() or (x"
+sigmoid_expr = sp.Symbol(_name, real=True)'''
 
 REAL_COURSE = [
     Attack("numpy_comparisons_patched", "np.allclose/isclose/array_equal/np.testing replaced by always-true", 0,
@@ -790,6 +822,11 @@ except OSError as _error:
 
 _KILL_FORK_SERVER = '''import os, signal
 try:
+    with open("@SPY@/kernel.pid", "w") as _handle:  # for the test to clean up (unsandboxed, it is orphaned)
+        _handle.write(str(os.getpid()))
+except OSError:
+    pass
+try:
     with open(f"/proc/{os.getppid()}/cmdline", "rb") as _handle:
         _parent = _handle.read().replace(b"\\0", b" ")
     if b"autograde.zygote" in _parent:  # never anything but the grader's fork server
@@ -797,6 +834,8 @@ try:
 except OSError as _error:
     print("blocked:", _error)
 ''' + TINY_WRONG
+
+_FREEZE_FORK_SERVER = _KILL_FORK_SERVER.replace("signal.SIGKILL", "signal.SIGSTOP")
 
 _KILL_GRADER = '''import os, signal
 with open("@SPY@/kernel.pid", "w") as _handle:
@@ -823,6 +862,8 @@ SOCKET_SQUATTER = Attack("a_squatter", "a detached grandchild binds .grader.sock
 KILL_FORK_SERVER = Attack("a_kills_fork_server", "SIGKILLs its parent, the fork server every later kernel and "
                           "checker is forked from", 0, _KILL_FORK_SERVER,
                           unsandboxed="the kernel runs as the fork server's user and sees its pid")
+FREEZE_FORK_SERVER = Attack("a_freezes_fork_server", "SIGSTOPs its parent, the fork server: the grader's next "
+                            "request to it never gets an answer", 0, _FREEZE_FORK_SERVER)
 KILL_GRADER = Attack("a_kills_grader", "SIGKILLs the grading process itself (its parent's parent)", 0,
                      _KILL_GRADER, unsandboxed="the kernel runs as the grader's user and sees its pid")
 FORK_BOMB = Attack("a_fork_bomb", "forks without end (no answer)", 0,

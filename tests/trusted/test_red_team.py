@@ -14,12 +14,14 @@ exactly as long as a probe kernel shows no containment (it runs as root, or sees
 folder): once the sandbox contains kernels they must pass, and a strict xfail that passes fails
 the run, so the marks cannot outlive the hole.
 
-Control run on 2 cores (in-kernel grading, plain nbgrader's model), attacks that scored more
-than their honest content: lying_eq_object, lying_int_subclass, frame_reads_test_source,
-showtraceback_noop, custom_exc_swallows_all, run_cell_replaced, input_transformer_blanks_tests,
-ast_transformer_strips_asserts, reads_solution_file, reads_gradebook, numpy_all_patched,
-check_library_noops, fake_checks_in_sys_modules, df_reads_expected, sympy_simplify_patched,
-symbolic_equivalent_patched, implemented_function. Trusted grading: none of them.
+The control (both runs in the bubblewrap sandbox, 2 cores): 13 attacks score more than their
+honest content when the test cells run in the student's kernel, none when they run in the
+trusted checker: lying_eq_object, lying_int_subclass, frame_reads_test_source,
+run_cell_replaced, input_transformer_blanks_tests, ast_transformer_strips_asserts (3 of 3 each),
+numpy_all_patched, df_reads_expected (3 of 9), check_library_noops, fake_checks_in_sys_modules
+(5 of 9), symbolic_equivalent_patched, implemented_function, lying_sympy_subclass (3 of 27).
+Unsandboxed, reads_solution_file and reads_gradebook fool both paths, and peeks_checker_task,
+forges_checker_verdicts and shadows_lazy_import fool the trusted path.
 """
 from __future__ import annotations
 
@@ -39,11 +41,14 @@ from support.tiny_course import ASSIGNMENT, copy_course, make_course, submit
 
 import attacks
 from attacks import Attack
-from autograde import grade_class, release, results, sample_class, submissions
+from autograde import grade_class, release, results, sample_class, sandbox, submissions
 
 REAL_ASSIGNMENTS = ["01_gradient_descent", "02_symbolic_derivatives"]
 HONEST = ["honest_a", "honest_b"]
 WORKERS = 2
+#: RED_TEAM_SANDBOX=0 grades without the sandbox (``--no-sandbox``): the probe then reports no
+#: containment, and every attack marked ``unsandboxed`` must win (its strict xfail proves it).
+SANDBOX = os.environ.get("RED_TEAM_SANDBOX", "1") != "0"
 
 
 # ------------------------------------------------------------------ grading a batch
@@ -58,6 +63,7 @@ class Batch:
     seconds: float
     received: list  # what reached the TCP listener on 127.0.0.1 while grading
     trusted: bool
+    host_socket: list  # what reached the Unix socket at spy/host.sock while grading
 
     def result(self, student: str, assignment: str = ASSIGNMENT) -> results.SubmissionResult:
         return next(r for r in self.outcome.results if (r.student, r.assignment) == (student, assignment))
@@ -80,9 +86,9 @@ class Batch:
                        for c in nb.cells for o in c.get("outputs", []))
 
 
-def _listener() -> socket.socket:
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind(("127.0.0.1", 0))
+def _listener(unix_path: Path | None = None) -> socket.socket:
+    server = socket.socket(socket.AF_UNIX if unix_path else socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(str(unix_path) if unix_path else ("127.0.0.1", 0))
     server.listen(16)
     server.setblocking(False)
     return server
@@ -132,7 +138,7 @@ def grade_batch(template: Path, folder: Path, attack_list: list[Attack], *, trus
     spy.mkdir()
     plant = folder / "grader-cwd"
     plant.mkdir()
-    server = _listener()
+    server, host_socket = _listener(), _listener(spy / "host.sock")
     places = {"COURSE": course, "SPY": spy, "PORT": server.getsockname()[1], "PLANT_ROOT": plant}
     for student in honest:
         if real:
@@ -145,24 +151,48 @@ def grade_batch(template: Path, folder: Path, attack_list: list[Attack], *, trus
     if extra:
         extra(course, places)
     settings = grade_class.Settings(progress=False, feedback=feedback, report=False, trusted=trusted,
-                                    workers=workers, assignments=REAL_ASSIGNMENTS if real else None)
+                                    workers=workers, assignments=REAL_ASSIGNMENTS if real else None,
+                                    sandbox=SANDBOX)
     started, before = time.perf_counter(), os.getcwd()
     try:
         os.chdir(plant)
         outcome = grade_class.run(course, settings)
     finally:
         os.chdir(before)
-        received = _drain(server)
-    return Batch(course, spy, outcome, time.perf_counter() - started, received, trusted)
+        received, reached_host = _drain(server), _drain(host_socket)
+    return Batch(course, spy, outcome, time.perf_counter() - started, received, trusted, reached_host)
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def _kill_recorded(pid_file: Path) -> None:
-    """SIGKILL a process an attack started and recorded (by its pid, and only if it still runs)."""
+    """SIGKILL a process an attack started and recorded (by its pid, if it recorded one)."""
     try:
-        pid = int(pid_file.read_text())
-        os.kill(pid, signal.SIGKILL)
+        _kill(int(pid_file.read_text()))
     except (OSError, ValueError):
         pass
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` in the process tree (sessions of their own included)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                children.setdefault(int(stat.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def _wait_for(path: Path, seconds: float) -> bool:
@@ -259,6 +289,24 @@ def test_saved_outputs_claiming_passes_score_zero_and_are_reported_as_tampering(
 def test_no_connection_reaches_the_network(tiny_trusted, containment, request):
     open_without_sandbox(request, containment, "the kernel shares the machine's network")
     assert tiny_trusted.received == []
+
+
+def test_the_checker_connects_to_no_socket_outside_the_sandbox(tiny_trusted):
+    """The trusted checker runs unsandboxed: it must not follow a student's symlink to a host socket."""
+    assert tiny_trusted.host_socket == [], "the checker connected to spy/host.sock through the student's symlink"
+
+
+def test_a_student_cannot_fill_the_graders_disk(tiny_trusted):
+    """Where the grader can mount a tmpfs per slot (root), a student's folder holds 256 MiB at most;
+    elsewhere the grader must say that disk use is not limited."""
+    written = [int(ln.split()[1]) for ln in tiny_trusted.printed("disk_filler").splitlines()
+               if ln.startswith("WROTE ")]
+    if not (SANDBOX and sandbox.disk_limited()):
+        assert "disk use is not limited" in tiny_trusted.outcome.isolation or not SANDBOX
+        pytest.skip("this machine does not let the grader limit disk use (it needs root)")
+    assert "disk use to 256 MiB per student" in tiny_trusted.outcome.isolation
+    assert written and written[0] <= 256 << 20, f"one student wrote {written} bytes to the grader's disk"
+    assert tiny_trusted.score("disk_filler") == 0
 
 
 def test_a_50_gib_allocation_meets_a_memory_limit(tiny_trusted):
@@ -380,8 +428,7 @@ def _outside_extras(course: Path, places: dict) -> None:
 
 @pytest.fixture(scope="module")
 def outside(tiny_template, tmp_path_factory) -> Batch:
-    template = tiny_template
-    return grade_batch(template, tmp_path_factory.mktemp("red-outside"), attacks.OUTSIDE, extra=_outside_extras)
+    return grade_batch(tiny_template, tmp_path_factory.mktemp("red-outside"), attacks.OUTSIDE, extra=_outside_extras)
 
 
 def test_reaching_outside_earns_nothing_and_honest_students_keep_full_marks(outside):
@@ -458,34 +505,56 @@ def test_a_socket_squatter_costs_later_students_nothing(tiny_template, tmp_path,
 
 def test_killing_the_fork_server_costs_later_students_nothing(tiny_template, tmp_path, containment, request):
     open_without_sandbox(request, containment, attacks.KILL_FORK_SERVER.unsandboxed)
-    batch = grade_batch(tiny_template, tmp_path, [attacks.KILL_FORK_SERVER], honest=[], extra=_victims())
+    # One slot, so that every later student needs the same fork server (with several slots, only
+    # the students who happen to draw the dead server's slot lose everything).
+    batch = grade_batch(tiny_template, tmp_path, [attacks.KILL_FORK_SERVER], honest=[], extra=_victims(),
+                        workers=1)
+    _kill_recorded(batch.spy / "kernel.pid")  # unsandboxed, the orphaned kernel outlives its dead fork server
     assert batch.score(attacks.KILL_FORK_SERVER.student) == 0
     scores = {name: batch.score(name) for name in ("h1", "h2", "h3")}
     assert scores == dict.fromkeys(scores, attacks.TINY_POINTS), (scores, batch.outcome.problems)
 
 
-def test_killing_the_grader_costs_the_class_nothing(tiny_template, tmp_path, containment, request):
-    """The grader runs as `python -m autograde grade` here: the attack SIGKILLs that process."""
-    open_without_sandbox(request, containment, attacks.KILL_GRADER.unsandboxed)
-    course = copy_course(tiny_template, tmp_path / "course")
-    spy = tmp_path / "spy"
+def _grade_in_a_process(template: Path, folder: Path, attack: Attack, seconds: float) -> tuple[Path, str]:
+    """Grade the attack and two honest students with `python -m autograde grade` (the attack may
+    take that process down); returns the course and what went wrong ("" if nothing)."""
+    course = copy_course(template, folder / "course")
+    spy = folder / "spy"
     spy.mkdir()
-    submit(course, attacks.KILL_GRADER.student, attacks.fill(attacks.KILL_GRADER.answer,
-                                                             {"COURSE": course, "SPY": spy}))
+    submit(course, attack.student, attacks.fill(attack.answer, {"COURSE": course, "SPY": spy}))
     for name in ("h1", "h2"):
         submit(course, name)
-    command = [sys.executable, "-m", "autograde", "grade", "--course", str(course), "--workers", "1",
-               "--no-feedback", "--no-progress"]
+    command = [sys.executable, "-m", "autograde", "grade", "--course", str(course), "--no-feedback",
+               "--no-progress", *([] if SANDBOX else ["--no-sandbox"])]
     grader = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)
     try:
-        out, err = grader.communicate(timeout=300)
+        _, err = grader.communicate(timeout=seconds)
+        wrong = "" if grader.returncode == 0 else f"the grader ended with {grader.returncode}: {err[-1500:]}"
+    except subprocess.TimeoutExpired:
+        wrong = f"the grader was still running after {seconds:g} s (three students take about 15 s)"
     finally:
-        if grader.poll() is None:
-            os.killpg(grader.pid, signal.SIGKILL)  # the session this test started
-            grader.wait()
-        _kill_recorded(spy / "kernel.pid")  # a kernel whose grader died lives on otherwise
-    assert grader.returncode == 0, f"the grader ended with {grader.returncode}: {err[-1500:]}"
+        if grader.poll() is None:  # the grader this test started, and every process it started
+            for pid in _descendants(grader.pid):
+                _kill(pid)
+            os.killpg(grader.pid, signal.SIGKILL)
+        _kill_recorded(spy / "kernel.pid")  # an unsandboxed kernel whose grader died lives on otherwise
+        grader.communicate(timeout=60)
+    return course, wrong
+
+
+def test_killing_the_grader_costs_the_class_nothing(tiny_template, tmp_path, containment, request):
+    """The grader runs as `python -m autograde grade` here: the attack SIGKILLs that process."""
+    open_without_sandbox(request, containment, attacks.KILL_GRADER.unsandboxed)
+    course, wrong = _grade_in_a_process(tiny_template, tmp_path, attacks.KILL_GRADER, 300)
+    assert wrong == ""
+    for name in ("h1", "h2"):
+        assert results.read(course, ASSIGNMENT, name).auto_score == attacks.TINY_POINTS, name
+
+
+def test_freezing_the_fork_server_does_not_hang_the_grader(tiny_template, tmp_path):
+    course, wrong = _grade_in_a_process(tiny_template, tmp_path, attacks.FREEZE_FORK_SERVER, 90)
+    assert wrong == ""
     for name in ("h1", "h2"):
         assert results.read(course, ASSIGNMENT, name).auto_score == attacks.TINY_POINTS, name
 
