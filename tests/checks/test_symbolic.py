@@ -323,3 +323,27 @@ def test_check_tuple_rejects_wrong_lengths_and_types(got):
     error = failure(check_tuple, got, 2, "grads")
     assert error.tag == "wrong-shape"
     assert "grads should be a tuple of 2 items" in str(error)
+
+
+def test_the_simplify_time_limit_keeps_an_enclosing_timer_running():
+    """The trusted checker bounds each check cell with ITIMER_REAL; a time-bounded simplify inside
+    it must not cancel that bound, and must not outlast it."""
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: fired.append(time.monotonic()))
+    try:
+        started = time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        with symbolic._time_limit(5.0):
+            assert 0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 0.5  # the shorter outer bound rules
+            signal.setitimer(signal.ITIMER_REAL, 0)  # the block ends early (no alarm inside it)
+        assert 0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 0.5  # the outer bound goes on
+        while not fired and time.monotonic() - started < 3:
+            time.sleep(0.01)
+        assert fired and fired[0] - started < 1.0
+        with pytest.raises(symbolic._OutOfTime):
+            with symbolic._time_limit(0.05):
+                time.sleep(1)
+        assert signal.getitimer(signal.ITIMER_REAL)[0] == 0  # no enclosing bound: none left behind
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
