@@ -224,11 +224,7 @@ def run_task_here(task: Task) -> Executed:
     server and a checker fork server per worker process, started on first use."""
     global _WORKER_SERVER
     if _WORKER_SERVER is None:
-        import os
-
         from . import sandbox
-        from .warm_kernels import FIRST_UID
 
-        uid = FIRST_UID + 1000 + os.getpid() % 4000 if sandbox.level() in sandbox.ISOLATED else None
-        _WORKER_SERVER = ForkServer(uid=uid, checker=ForkServer())
+        _WORKER_SERVER = ForkServer(checker=ForkServer(), sandboxed=sandbox.level() in sandbox.ISOLATED)
     return asyncio.run(run_task(_WORKER_SERVER, task))

@@ -497,3 +497,30 @@ def disk_limited() -> bool:
         return limited
     finally:
         folder.rmdir()
+
+
+# ------------------------------------------------------------------ sandbox users
+
+SANDBOX_UIDS = range(61000, 65000)  # users no account on the machine has; one per grading slot
+_CLAIMS = Path(tempfile.gettempdir()) / "autograde-sandbox-users"
+
+
+def claim_uid():
+    """A sandbox user no other grader on this machine uses, held until the returned file is
+    closed (a lock, so a killed grader frees it). Two graders never share a user: neither can
+    signal the other's student processes or use up the other's process limit."""
+    import fcntl
+
+    _CLAIMS.mkdir(mode=0o700, exist_ok=True)
+    for uid in SANDBOX_UIDS:
+        handle = open(_CLAIMS / str(uid), "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        if _tasks_of(uid):  # left running by a grader that was killed: not this user
+            handle.close()
+            continue
+        return uid, handle
+    raise RuntimeError(f"every sandbox user ({SANDBOX_UIDS.start}-{SANDBOX_UIDS.stop - 1}) is in use")

@@ -45,8 +45,14 @@ class ForkServer:
     ``checker`` is the unsandboxed server that forks the trusted checkers.
     """
 
-    def __init__(self, preload: list[str] = PRELOAD, uid: int | None = None, checker: "ForkServer | None" = None):
-        self.uid, self.checker = uid, checker
+    def __init__(self, preload: list[str] = PRELOAD, uid: int | None = None, checker: "ForkServer | None" = None,
+                 sandboxed: bool = False):
+        self.checker, self._claim = checker, None
+        if sandboxed and uid is None:
+            from . import sandbox
+
+            uid, self._claim = sandbox.claim_uid()
+        self.uid = uid
         self.disk_limited = False
         self.scratch_root = Path(tempfile.mkdtemp(prefix="grader-"))
         self._argv = [sys.executable, "-m", "autograde.zygote", *preload]
@@ -159,6 +165,8 @@ class ForkServer:
             if self.disk_limited:
                 sandbox.unlimit_disk(self.scratch_root)
         shutil.rmtree(self.scratch_root, ignore_errors=True)
+        if self._claim is not None:
+            self._claim.close()  # the sandbox user is free for another grader
 
     def __enter__(self):
         return self
@@ -226,20 +234,18 @@ async def fresh_kernel(server: ForkServer, cwd: Path, env: dict[str, str] | None
             km.kill()
 
 
-FIRST_UID = 61000  # sandbox users: one per slot, so concurrent students never share a user
-
-
 @contextmanager
-def sandboxed_servers(count: int, checker: ForkServer, sandboxed: bool = True, first_uid: int = FIRST_UID):
-    """``count`` kernel fork servers, each in its own sandbox as its own user where this machine
-    allows a sandbox (`autograde.sandbox.level`), otherwise unsandboxed (rlimits only)."""
+def sandboxed_servers(count: int, checker: ForkServer, sandboxed: bool = True):
+    """``count`` kernel fork servers, each in its own sandbox as its own user (`sandbox.claim_uid`:
+    one per slot, never shared with another grader) where this machine allows a sandbox
+    (`autograde.sandbox.level`), otherwise unsandboxed (rlimits only)."""
     from . import sandbox
 
     isolated = sandboxed and sandbox.level() in sandbox.ISOLATED
     servers = []
     try:
-        for slot in range(count):
-            servers.append(ForkServer(uid=first_uid + slot if isolated else None, checker=checker))
+        for _ in range(count):
+            servers.append(ForkServer(checker=checker, sandboxed=isolated))
         yield servers
     finally:
         for server in servers:

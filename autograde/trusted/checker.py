@@ -175,7 +175,8 @@ class Namespace(dict):
 
 
 def _cpu_time_with_student(connection: Connection):
-    """time.process_time for the checks: the checker's CPU time plus the student's kernel's."""
+    """time.process_time for the checks: the checker's CPU time plus that of the student's functions
+    in their kernel (not the kernel's serving them: a timing check measures the student's code)."""
     own = time.process_time
 
     def process_time() -> float:

@@ -304,3 +304,23 @@ def test_level_and_description_agree():
     assert "bubblewrap" in sandbox.describe("bubblewrap")
     if os.environ.get("CI"):
         assert level in sandbox.ISOLATED, f"CI machines must isolate student code, got {level}"
+
+
+def test_two_graders_never_share_a_sandbox_user():
+    """Each grading slot claims a user no other grader holds (another process here, as under
+    pytest-xdist), and a closed claim frees it."""
+    first, first_claim = sandbox.claim_uid()
+    other = subprocess.run([sys.executable, "-c", "from autograde import sandbox; print(sandbox.claim_uid()[0])"],
+                           capture_output=True, text=True, check=True)
+    assert int(other.stdout) != first and int(other.stdout) in sandbox.SANDBOX_UIDS
+    second, second_claim = sandbox.claim_uid()
+    assert second != first
+    import fcntl
+
+    lock_file = Path(first_claim.name)
+    with open(lock_file) as probe:  # a second open file: held locks refuse it
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        first_claim.close()
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # freed by closing the claim
+    second_claim.close()
