@@ -226,5 +226,9 @@ def run_task_here(task: Task) -> Executed:
     if _WORKER_SERVER is None:
         from . import sandbox
 
+        import atexit
+
         _WORKER_SERVER = ForkServer(checker=ForkServer(), sandboxed=sandbox.level() in sandbox.ISOLATED)
+        atexit.register(_WORKER_SERVER.checker.close)
+        atexit.register(_WORKER_SERVER.close)
     return asyncio.run(run_task(_WORKER_SERVER, task))

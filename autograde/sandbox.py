@@ -477,6 +477,7 @@ def limit_disk(folder: Path, size: int = SCRATCH_BYTES) -> bool:
     returns whether the limit is in force."""
     if os.geteuid() != 0:
         return False
+    _unmount_abandoned()
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0711,nosuid,nodev",
                            "grader-scratch", str(folder)], capture_output=True)
     return done.returncode == 0
@@ -484,6 +485,22 @@ def limit_disk(folder: Path, size: int = SCRATCH_BYTES) -> bool:
 
 def unlimit_disk(folder: Path) -> None:
     subprocess.run(["umount", "--lazy", str(folder)], capture_output=True)
+
+
+def _unmount_abandoned() -> None:
+    """Unmount and remove the scratch tmpfs of graders that were killed before they could
+    (their folders are named grader-<pid>-…, see `warm_kernels.ForkServer`)."""
+    try:
+        with open("/proc/self/mounts") as mounts:
+            points = [line.split()[1] for line in mounts if line.startswith("grader-scratch ")]
+    except OSError:
+        return
+    for point in points:
+        parts = Path(point).name.split("-")
+        if len(parts) < 3 or not parts[1].isdigit() or Path(f"/proc/{parts[1]}").exists():
+            continue  # not ours, or its grader still runs
+        unlimit_disk(Path(point))
+        shutil.rmtree(point, ignore_errors=True)
 
 
 @cache

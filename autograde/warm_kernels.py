@@ -54,7 +54,7 @@ class ForkServer:
             uid, self._claim = sandbox.claim_uid()
         self.uid = uid
         self.disk_limited = False
-        self.scratch_root = Path(tempfile.mkdtemp(prefix="grader-"))
+        self.scratch_root = Path(tempfile.mkdtemp(prefix=f"grader-{os.getpid()}-"))
         self._argv = [sys.executable, "-m", "autograde.zygote", *preload]
         self._env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
         if uid is not None:

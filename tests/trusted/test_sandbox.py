@@ -324,3 +324,26 @@ def test_two_graders_never_share_a_sandbox_user():
         first_claim.close()
         fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # freed by closing the claim
     second_claim.close()
+
+
+def test_a_killed_graders_scratch_tmpfs_is_unmounted_by_the_next_grader(tmp_path):
+    """A grader killed before it could unmount its slot's tmpfs leaves it behind; the next one
+    that limits disk use removes it (only those whose grader no longer runs)."""
+    if not sandbox.disk_limited():
+        pytest.skip("this machine does not let the grader mount a tmpfs (it needs root)")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    abandoned, running = tmp_path / f"grader-{dead}-abandoned", tmp_path / f"grader-{os.getpid()}-running"
+    mounted = lambda folder: any(line.split()[1] == str(folder) for line in open("/proc/self/mounts"))
+    for folder in (abandoned, running):
+        folder.mkdir()
+        assert sandbox.limit_disk(folder, 1 << 20) and mounted(folder)
+    fresh = tmp_path / f"grader-{os.getpid()}-fresh"
+    fresh.mkdir()
+    try:
+        assert sandbox.limit_disk(fresh, 1 << 20)
+        assert not mounted(abandoned) and not abandoned.exists()
+        assert mounted(running)  # its grader (this process) still runs
+    finally:
+        for folder in (running, fresh, abandoned):
+            sandbox.unlimit_disk(folder)
