@@ -224,9 +224,9 @@ def run_task_here(task: Task) -> Executed:
     server and a checker fork server per worker process, started on first use."""
     global _WORKER_SERVER
     if _WORKER_SERVER is None:
-        from . import sandbox
-
         import atexit
+
+        from . import sandbox
 
         _WORKER_SERVER = ForkServer(checker=ForkServer(), sandboxed=sandbox.level() in sandbox.ISOLATED)
         atexit.register(_WORKER_SERVER.checker.close)

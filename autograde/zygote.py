@@ -67,7 +67,7 @@ def _become_kernel(request: dict) -> None:
     app = IPKernelApp.instance()
     app.initialize(sys.argv[1:] + ["--IPKernelApp.log_level=ERROR",
                                    "--HistoryManager.hist_file=:memory:"])
-    _cap_output(request.get("output_bytes", OUTPUT_BYTES))
+    _cap_output(OUTPUT_BYTES)
     app.start()
 
 
