@@ -70,9 +70,9 @@ RECOMPUTE_HINT = ("Your chain_gradient runs more forward passes (or σ evaluatio
                   "its time grows like L². Run the forward pass once, then compute every δ_l from δ_{l+1} "
                   "on the way back: each step reuses the one before.")
 #: Said when the time of chain_gradient grows much faster than the length of the chain.
-QUADRATIC_TIME_HINT = ("Your chain_gradient takes far more than 12 times as long on a chain 12 times longer: it "
-                       "does work proportional to L² (it recomputes each product along the chain from "
-                       "scratch). Reuse δ_{l+1} to get δ_l with one multiplication per unit.")
+QUADRATIC_TIME_HINT = ("Its work grows like L²: it recomputes each product along the chain from scratch. Reuse "
+                       "δ_{l+1} to get δ_l with one multiplication per unit, so that each added unit costs the "
+                       "same.")
 
 
 def _sigma(u):
