@@ -35,13 +35,21 @@ class Outcome:
     code_seconds: dict[tuple[str, str], float] = field(default_factory=dict)  # its cells' run time
     graded: int = 0  # submissions graded in this run
     resumed: int = 0  # submissions already graded by an earlier run, not graded again
-    failed: dict[tuple[str, str], str] = field(default_factory=dict)  # why it scored 0 unrun
+    unreadable: dict[tuple[str, str], str] = field(default_factory=dict)  # the student's files: scored 0
+    failed: dict[tuple[str, str], str] = field(default_factory=dict)  # not the student's doing: nothing stored
+    retried: int = 0  # grading attempts repeated after a failure that was not the student's doing
     wall: float = 0.0  # seconds this run spent grading
     db_url: str = ""  # the gradebook written
     isolation: str = ""  # what kept student code away from the grade and the course files
     csv: Path | None = None  # nbgrader's CSV export
     feedback: list[Path] = field(default_factory=list)  # feedback HTML files
     report: Path | None = None  # the class report page
+
+    @property
+    def exit_code(self) -> int:
+        """0: every submission graded; 1: some could not be graded (nothing stored for them: run
+        again); 4: every submission graded, but some were unreadable and scored 0."""
+        return 1 if self.failed else 4 if self.unreadable else 0
 
 
 def fingerprint(course: Path, student: str, assignment: str) -> str:
@@ -94,15 +102,21 @@ def record_zero(api, student: str, assignment: str) -> None:
         gb.db.commit()
 
 
+#: A failure that is not the student's doing (a kernel that did not start, a checker without a
+#: result, a lost Dask worker) is tried this many more times before it is reported.
+RETRIES = 2
+
+
 class Coordinator:
-    """Runs the per-submission pipeline with ``workers`` submissions in flight."""
+    """Runs the per-submission pipeline with ``workers`` submissions in flight, and owns every
+    outcome: a grade stored, a submission the student made unreadable (0), or a grading failure
+    that is not the student's doing (retried, then reported; nothing stored)."""
 
     def __init__(self, api, course: Path, workers: int, dask_address: str | None = None,
-                 progress: bool = True, trusted: bool = True):
+                 progress: bool = True, trusted: bool = True, sandbox: bool = True):
         self.api, self.course, self.workers = api, Path(course), workers
-        self.dask_address, self.progress, self.trusted = dask_address, progress, trusted
+        self.dask_address, self.progress, self.trusted, self.sandbox = dask_address, progress, trusted, sandbox
         self._specs: dict[str, dict] = {}
-        self.sandbox = True
         self._shown: dict[tuple[str, str], dict] = {}
         self.outcome = Outcome()
         execute = api.config.get("Execute", {})
@@ -110,24 +124,33 @@ class Coordinator:
                                                        "startup_timeout", "raise_on_iopub_timeout")
                                if k in execute}
 
-    def _fail(self, student: str, assignment: str, message: str) -> None:
-        self.outcome.problems.append(Problem(student, assignment, message))
-        self.outcome.failed[(student, assignment)] = message
+    def unreadable(self, student: str, assignment: str, message: str) -> None:
+        """The student's files cannot be graded (no notebook, not a notebook, refused by nbgrader):
+        every autograded cell scores 0, as nbgrader does for a missing notebook, and it is journaled."""
+        self.outcome.unreadable[(student, assignment)] = message
         try:
             record_zero(self.api, student, assignment)
-        except Exception as error:  # noqa: BLE001 - reported, the batch goes on
-            self.outcome.problems.append(Problem(student, assignment, f"could not record a zero: {error}"))
+        except Exception as error:  # noqa: BLE001 - the gradebook refused: not stored, run again
+            self.outcome.unreadable.pop((student, assignment))
+            self.failed(student, assignment, f"{message}; the zero could not be stored ({_plain(error)})")
+            return
         _write_journal(self.api, self.course, None, student, assignment, message)
+
+    def failed(self, student: str, assignment: str, message: str) -> None:
+        """Grading failed for a reason that is not the student's: nothing is stored or journaled,
+        so the next run grades it again."""
+        self.outcome.failed[(student, assignment)] = message
 
     def _prepare(self, student: str, assignment: str) -> Task | None:
         try:
             nbgrader_steps.sanitize(self.api, assignment, student)
         except Exception as error:  # noqa: BLE001
-            self._fail(student, assignment, f"nbgrader could not read the submission ({_plain(error)}): scored 0")
+            self.unreadable(student, assignment, f"nbgrader could not read the submission ({_plain(error)}): "
+                                                 "scored 0")
             return None
         notebooks = nbgrader_steps.sanitized_notebooks(self.api, assignment, student)
         if not notebooks:
-            self._fail(student, assignment, "no notebook of this assignment was submitted: scored 0")
+            self.unreadable(student, assignment, "no notebook of this assignment was submitted: scored 0")
             return None
         specs = self._spec(assignment, list(notebooks)) if self.trusted else None
         if specs is not None:  # what the student's saved outputs claim, to compare with the verdicts
@@ -145,11 +168,20 @@ class Coordinator:
             self._specs[assignment] = {p.stem: trusted_spec.spec(p.read_text()) for p in folder.glob("*.ipynb")}
         return {name: self._specs[assignment][name] for name in names if name in self._specs[assignment]}
 
+    async def _execute(self, execute, task: Task) -> Executed:
+        """Run a task; a failure that is not the student's doing is tried again, RETRIES times."""
+        for attempt in range(RETRIES + 1):
+            try:
+                done = await execute(task)
+            except Exception as error:  # noqa: BLE001 - a lost worker, a broken connection
+                done = Executed(task.student, task.assignment, {}, 0.0, 0.0, infrastructure=_plain(error))
+            if not done.infrastructure or attempt == RETRIES:
+                return done
+            self.outcome.retried += 1
+        return done
+
     def _store(self, done: Executed) -> None:
         key = (done.student, done.assignment)
-        if not done.notebooks:
-            self._fail(*key, f"the notebook could not be run ({done.error}): scored 0")
-            return
         shown = self._shown.pop(key, {})
         for name, text in done.notebooks.items():
             graded = nbgrader_steps.read_notebook(text)
@@ -166,19 +198,26 @@ class Coordinator:
         self.outcome.code_seconds[key] = done.code_seconds
         self.outcome.graded += 1
 
+    async def _one(self, execute, student: str, assignment: str) -> None:
+        task = self._prepare(student, assignment)
+        if task is None:
+            return
+        done = await self._execute(execute, task)
+        if done.infrastructure:
+            self.failed(student, assignment, f"{done.infrastructure} (tried {RETRIES + 1} times)")
+            return
+        try:
+            self._store(done)
+        except Exception as error:  # noqa: BLE001 - the gradebook refused the scores: run again
+            self.failed(student, assignment, f"the scores could not be stored ({_plain(error)})")
+
     async def _run(self, todo: list[tuple[str, str]], execute) -> None:
         queue = list(todo)
         bar = _progress_bar(len(todo), self.progress)
 
         async def slot():
             while queue:
-                student, assignment = queue.pop(0)
-                task = self._prepare(student, assignment)
-                if task is not None:
-                    try:
-                        self._store(await execute(task))
-                    except Exception as error:  # noqa: BLE001 - a worker or gradebook failure
-                        self._fail(student, assignment, f"grading failed ({_plain(error)}): scored 0")
+                await self._one(execute, *queue.pop(0))
                 bar.update(1)
 
         try:
@@ -233,35 +272,37 @@ def _progress_bar(total: int, enabled: bool):
                 smoothing=0.1)
 
 
-def grade(api, course: Path, pairs: list[tuple[str, str]], workers: int | None = None,
-          regrade: bool = False, dask_address: str | None = None, progress: bool = True,
-          trusted: bool = True, sandbox: bool = True) -> Outcome:
-    """Grade each (student, assignment) pair; skip those already graded unless ``regrade``.
+def grade(api, course: Path, pairs: list[tuple[str, str]], settings, unreadable=()) -> Outcome:
+    """Grade each (student, assignment) pair; skip those already graded unless ``settings.regrade``.
 
-    ``trusted`` (the default) checks the test cells outside the student's kernel
-    (`autograde.trusted`); False runs them in the kernel, as plain nbgrader does."""
-    coordinator = Coordinator(api, course, workers or os.cpu_count() or 2, dask_address, progress, trusted)
-    coordinator.sandbox = sandbox
+    ``settings`` is a `grade_class.Settings`: trusted checks (default) run the test cells outside
+    the student's kernel (`autograde.trusted`), otherwise in it as plain nbgrader does.
+    ``unreadable`` are (student, assignment, why) that intake refused: they score 0."""
+    coordinator = Coordinator(api, course, settings.workers or os.cpu_count() or 2, settings.dask,
+                              settings.progress, settings.trusted, settings.sandbox)
+    outcome = coordinator.outcome
+    for student, assignment, why in unreadable:
+        coordinator.unreadable(student, assignment, why)
     todo = []
     for student, assignment in pairs:
-        entry = None if regrade else already_graded(api, course, student, assignment)
+        entry = None if settings.regrade else already_graded(api, course, student, assignment)
         if entry is None:
             todo.append((student, assignment))
         else:
-            coordinator.outcome.resumed += 1
-            coordinator.outcome.seconds[(student, assignment)] = entry.get("seconds", 0.0)
-            coordinator.outcome.code_seconds[(student, assignment)] = entry.get("code_seconds", 0.0)
+            outcome.resumed += 1
+            outcome.seconds[(student, assignment)] = entry.get("seconds", 0.0)
+            outcome.code_seconds[(student, assignment)] = entry.get("code_seconds", 0.0)
             if entry.get("note"):
-                coordinator.outcome.problems.append(Problem(student, assignment, entry["note"]))
+                outcome.problems.append(Problem(student, assignment, entry["note"]))
                 if not entry.get("seconds"):
-                    coordinator.outcome.failed[(student, assignment)] = entry["note"]
+                    outcome.unreadable[(student, assignment)] = entry["note"]
     started = time.perf_counter()
     coordinator.run(todo)
-    outcome = coordinator.outcome
     outcome.db_url = api.coursedir.db_url
     outcome.wall = time.perf_counter() - started
-    db_url = api.coursedir.db_url
-    outcome.results = [read(course, assignment, student, db_url) for student, assignment in pairs]
+    keys = list(dict.fromkeys([*pairs, *((s, a) for s, a, _ in unreadable)]))
+    outcome.results = [read(course, assignment, student, api.coursedir.db_url) for student, assignment in keys]
     for result in outcome.results:
-        result.error = outcome.failed.get((result.student, result.assignment), result.error)
+        key = (result.student, result.assignment)
+        result.error = outcome.failed.get(key) or outcome.unreadable.get(key) or result.error
     return outcome

@@ -12,16 +12,29 @@ from .release import REPO
 SAMPLE_COURSE = REPO / "build" / "sample-class"
 
 
+EXIT_CODES = """exit codes: 0 every submission was graded; 1 some could not be graded for a reason that is not
+the student's (nothing was stored for them: run again); 2 wrong usage or not a course folder;
+3 the gradebook or the Dask scheduler cannot be reached (nothing was changed); 4 every submission
+was graded, but some were unreadable (the student's files) and scored 0."""
+
+
 def summary(outcome) -> str:
     """What a run did, and every student whose grading failed or needed attention, in plain words."""
     lines = [f"{outcome.graded} submissions graded in {outcome.wall:.1f} s"
              + (f", {outcome.resumed} already graded by an earlier run (--regrade grades them again)"
-                if outcome.resumed else "")]
-    failed = outcome.failed
-    notes = [p for p in outcome.problems if (p.student, p.assignment) not in failed]
-    if failed:
-        lines.append(f"\ngrading failed for {len(failed)} submission(s); they score 0:")
-        lines += [f"  {student} / {assignment}: {why}" for (student, assignment), why in sorted(failed.items())]
+                if outcome.resumed else "")
+             + (f"; {outcome.retried} attempts repeated after failures that were not the students'"
+                if outcome.retried else "")]
+    listed = set(outcome.failed) | set(outcome.unreadable)
+    notes = [p for p in outcome.problems if (p.student, p.assignment) not in listed]
+    if outcome.failed:
+        lines.append(f"\ngrading failed for {len(outcome.failed)} submission(s), not by the students' doing; "
+                     "nothing was stored for them: run the command again")
+        lines += [f"  {student} / {assignment}: {why}" for (student, assignment), why in sorted(outcome.failed.items())]
+    if outcome.unreadable:
+        lines.append(f"\nunreadable: {len(outcome.unreadable)} submission(s) could not be read; they score 0:")
+        lines += [f"  {student} / {assignment}: {why}"
+                  for (student, assignment), why in sorted(outcome.unreadable.items())]
     if notes:
         lines.append("\nnotes:")
         lines += [f"  {p.student or '-'} / {p.assignment or '-'}: {p.message}" for p in notes]
@@ -60,7 +73,7 @@ def _release(args) -> int:
 def _grade(args) -> int:
     outcome = grade_class.run(Path(args.course), _settings(args))
     _print(outcome)
-    return 0
+    return outcome.exit_code
 
 
 def _demo(args) -> int:
@@ -79,7 +92,7 @@ def _demo(args) -> int:
     _print(outcome)
     print(f"\ndone in {time.perf_counter() - started:.0f} s. The sample class is a complete nbgrader course: "
           f"cd {course} && jupyter lab  (Nbgrader → Formgrader)")
-    return 0
+    return 1 if outcome.failed else 0  # the sample class has unreadable files on purpose
 
 
 def _grading_options(p: argparse.ArgumentParser) -> None:
@@ -97,7 +110,8 @@ def _grading_options(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograde", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m autograde", description=__doc__, epilog=EXIT_CODES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("release", help="regenerate course/ from solutions/ (nbgrader generate_assignment)")
     p.add_argument("assignments", nargs="*")
@@ -105,13 +119,18 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="release, then grade the bundled sample class end to end")
     _grading_options(p)
     p.set_defaults(run=_demo, assignments=None)
-    p = sub.add_parser("grade", help="grade every submission of a course (or of some assignments)")
+    p = sub.add_parser("grade", help="grade every submission of a course (or of some assignments)",
+                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("assignments", nargs="*")
     p.add_argument("--course", default=str(REPO), help="nbgrader course folder (default: this repository)")
     _grading_options(p)
     p.set_defaults(run=_grade)
     args = parser.parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except grade_class.GradingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
 
 
 if __name__ == "__main__":

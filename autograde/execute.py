@@ -10,6 +10,7 @@ import asyncio
 import atexit
 import json
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,6 +48,12 @@ class Executed:
     seconds: float  # wall time of the whole task
     code_seconds: float  # time the kernels spent running the notebooks' cells
     error: str = ""  # why the notebook could not be run to the end, in plain words
+    infrastructure: str = ""  # a failure that is not the student's doing: nothing may be stored
+
+
+class InfrastructureError(RuntimeError):
+    """Grading could not happen for a reason that is not the student's doing: the kernel did not
+    start, the trusted checker gave no result. The coordinator retries and never stores a score."""
 
 
 OUTPUT_BYTES = 2_000_000  # kept of one notebook's outputs; the rest is dropped as it arrives
@@ -118,14 +125,21 @@ async def _run_once(server, nb, cwd: Path, config: dict, seconds_left: float, sp
         NotebookClient.__init__(client, nb, km)  # as ExecutePreprocessor.preprocess does
         client._check_assign_resources({"metadata": {"path": str(cwd)}})
         try:
+            try:  # no student code runs before the kernel answers: failing to start is not theirs
+                await asyncio.wait_for(client.async_start_new_kernel_client(), min(seconds_left, 120))
+            except Exception as error:  # noqa: BLE001
+                raise InfrastructureError(f"the kernel did not start ({type(error).__name__}: {error})") from None
             try:
                 await asyncio.wait_for(client.async_execute(), seconds_left)
             except BaseException as error:
                 error.ran = client.ran  # which cells finished before it went wrong
                 raise
             if spec:
-                return client.ran, *await trusted_run.check(server, client.kc, cwd, spec,
-                                                            config.get("timeout", 30), seconds_left)
+                verdicts, why = await trusted_run.check(server, client.kc, cwd, spec, config.get("timeout", 30),
+                                                        seconds_left)
+                if why.startswith(trusted_run.CHECKER_FAILED):
+                    raise InfrastructureError(why)
+                return client.ran, verdicts, why
             return client.ran, None, ""
         finally:
             atexit.unregister(client._cleanup_kernel)  # nbclient leaves it registered when start-up fails
@@ -162,6 +176,8 @@ async def execute_notebook(server: ForkServer, nb, cwd: Path, config: dict,
             ran = getattr(error, "ran", ran)
             problem = f"the notebook ran longer than {total_seconds:g} s in total and was stopped"
             break
+        except InfrastructureError:
+            raise
         except Exception as error:  # noqa: BLE001 - a dead kernel or a protocol failure
             if type(error).__name__ != "DeadKernelError":
                 problem = f"execution stopped: {type(error).__name__}: {error}"
@@ -210,25 +226,43 @@ async def run_task(server: ForkServer, task: Task) -> Executed:
                 if problem:
                     problems.append(f"{name}: {problem}")
     except Exception as error:  # noqa: BLE001 - one student's failure is reported, never raised
-        problems.append(f"{type(error).__name__}: {error}")
-        executed = {}
+        reason = str(error) if isinstance(error, InfrastructureError) else f"{type(error).__name__}: {error}"
+        return Executed(task.student, task.assignment, {}, time.perf_counter() - started, code,
+                        infrastructure=reason)
     return Executed(task.student, task.assignment, executed, time.perf_counter() - started, code,
                     "; ".join(problems))
 
 
-_WORKER_SERVER: ForkServer | None = None
+_WORKER = threading.local()  # one kernel fork server per worker thread: one sandbox user each
+_WORKER_SERVERS: list[ForkServer] = []
+_WORKER_LOCK = threading.Lock()
+
+
+def _worker_server() -> ForkServer:
+    """This thread's kernel fork server (with a checker server shared by the process), started on
+    first use and closed when the worker process exits. Two threads never share a server: its
+    kernels run as one user, and ending one kernel ends every process of that user."""
+    server = getattr(_WORKER, "server", None)
+    if server is None:
+        from . import sandbox
+
+        with _WORKER_LOCK:
+            if not _WORKER_SERVERS:
+                atexit.register(_close_worker_servers)
+            checker = _WORKER_SERVERS[0].checker if _WORKER_SERVERS else ForkServer()
+        server = ForkServer(checker=checker, sandboxed=sandbox.level() in sandbox.ISOLATED)
+        with _WORKER_LOCK:
+            _WORKER_SERVERS.append(server)
+        _WORKER.server = server
+    return server
+
+
+def _close_worker_servers() -> None:
+    checkers = {id(s.checker): s.checker for s in _WORKER_SERVERS}
+    for server in [*_WORKER_SERVERS, *checkers.values()]:
+        server.close()
 
 
 def run_task_here(task: Task) -> Executed:
-    """Entry point for a Dask worker (one task at a time per process): a sandboxed kernel fork
-    server and a checker fork server per worker process, started on first use."""
-    global _WORKER_SERVER
-    if _WORKER_SERVER is None:
-        import atexit
-
-        from . import sandbox
-
-        _WORKER_SERVER = ForkServer(checker=ForkServer(), sandboxed=sandbox.level() in sandbox.ISOLATED)
-        atexit.register(_WORKER_SERVER.checker.close)
-        atexit.register(_WORKER_SERVER.close)
-    return asyncio.run(run_task(_WORKER_SERVER, task))
+    """Entry point for a Dask worker thread: the task runs on this thread's own fork server."""
+    return asyncio.run(run_task(_worker_server(), task))

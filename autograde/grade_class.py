@@ -49,12 +49,54 @@ def _collect_lms(folder: Path, course: Path, ids: list[str]) -> list[intake.Prob
     return intake.collect_lms(folder, course, ids[0])
 
 
-def _unreadable(course: Path, ids: list[str], pairs, problems) -> list[tuple[str, str]]:
-    """Submission folders intake refused (no notebook, not a notebook): they score 0."""
+def _unreadable(course: Path, ids: list[str], pairs, problems) -> list[tuple[str, str, str]]:
+    """Submission folders intake refused (no notebook, not a notebook), with why: they score 0."""
     gradable = set(pairs)
-    return sorted({(p.student, p.assignment) for p in problems
+    keys = sorted({(p.student, p.assignment) for p in problems
                    if p.assignment in ids and (p.student, p.assignment) not in gradable
                    and (Path(course) / "submitted" / p.student / p.assignment).is_dir()})
+    return [(s, a, "; ".join(p.message for p in problems if (p.student, p.assignment) == (s, a))) for s, a in keys]
+
+
+class GradingError(Exception):
+    """Grading cannot start; nothing was changed. One line for the user and an exit code."""
+
+    def __init__(self, message: str, exit_code: int = 3):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def check_reachable(grader, settings: Settings) -> None:
+    """The gradebook and the Dask scheduler answer, before anything is written."""
+    from nbgrader.api import Gradebook
+
+    url = grader.coursedir.db_url
+    try:
+        with Gradebook(url, grader.coursedir.course_id):
+            pass
+    except Exception as error:  # noqa: BLE001 - SQLAlchemy's errors: one line is enough
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise GradingError(f"cannot open the gradebook at {_safe_url(url)} ({reason}); check that the database "
+                           "server runs and that the URL, user and password are right; nothing was graded")
+    if settings.dask:
+        from distributed import Client
+
+        try:
+            Client(settings.dask, timeout=10).close()
+        except Exception as error:  # noqa: BLE001
+            raise GradingError(f"cannot reach the Dask scheduler at {settings.dask} ({type(error).__name__}); check "
+                               "that `dask scheduler` runs there and that this machine can reach its port; "
+                               "nothing was graded") from None
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001
+        return url
 
 
 def _isolation(settings: Settings) -> str:
@@ -100,8 +142,11 @@ def write_feedback(grader, course: Path, results) -> list[Path]:
 
 def run(course: Path, settings: Settings) -> batch.Outcome:
     course = Path(course).resolve()
+    if not (course / "nbgrader_config.py").is_file():
+        raise GradingError(f"{course} is not a course folder (it has no nbgrader_config.py); pass --course", 2)
     overrides = {"CourseDirectory.db_url": settings.db_url} if settings.db_url else {}
     grader = nbgrader_api(course, **overrides)
+    check_reachable(grader, settings)
     ids = settings.assignments or release.assignments(course)
     problems = _collect_lms(settings.lms, course, ids) if settings.lms else []
     pairs, found = intake.scan_submitted(course, ids)
@@ -109,14 +154,7 @@ def run(course: Path, settings: Settings) -> batch.Outcome:
     missing = [a for a in ids if a not in _known_assignments(grader)]
     if settings.release or missing:
         release.generate(course, ids if settings.release else missing, **overrides)
-    outcome = batch.grade(grader, course, pairs, settings.workers, settings.regrade, settings.dask,
-                          settings.progress, settings.trusted, settings.sandbox)
-    for student, assignment in _unreadable(course, ids, pairs, problems):
-        batch.record_zero(grader, student, assignment)
-        result = batch.read(course, assignment, student, grader.coursedir.db_url)
-        result.error = "; ".join(p.message for p in problems if (p.student, p.assignment) == (student, assignment))
-        outcome.failed[(student, assignment)] = result.error
-        outcome.results.append(result)
+    outcome = batch.grade(grader, course, pairs, settings, _unreadable(course, ids, pairs, problems))
     outcome.problems = problems + outcome.problems
     outcome.isolation = _isolation(settings)
     outcome.csv = export_csv(grader, course / "grades.csv")

@@ -10,8 +10,8 @@ from .results import SubmissionResult
 def _cell(result: SubmissionResult | None) -> str:
     if result is None:
         return "—"
-    if result.error and not result.cells:
-        return "error"
+    if result.error and (not result.cells or all(c.score is None for c in result.cells if not c.written)):
+        return "not graded"
     text = f"{result.auto_score:g}/{result.auto_max:g}"
     return text + (f" +{result.written_pending}w" if result.written_pending else "")
 

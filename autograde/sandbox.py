@@ -168,6 +168,43 @@ def _apply_limits(limits: dict, uid: int | None) -> None:
         cap(resource.RLIMIT_NPROC, _tasks_of(os.getuid()) + limits["processes"])
 
 
+CLONE_NEWNS = 0x00020000
+PR_SET_DUMPABLE = 4
+
+
+def private_scratch_mounts(tmp_bytes: int, keep: str) -> None:
+    """In a fork server's child, still root: a mount namespace of its own whose /tmp and /dev/shm
+    are new, empty tmpfs. Nothing a kernel writes there outlives it or reaches the next kernel.
+    ``keep`` (the server's scratch folder, often under /tmp) stays where it was."""
+    _libc_call("unshare", CLONE_NEWNS)
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    kept = os.open(keep, os.O_PATH | os.O_DIRECTORY)  # opened in this namespace, to bind from
+    for folder in ("/tmp", "/dev/shm"):
+        if os.path.isdir(folder):
+            _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={tmp_bytes}")
+    if not os.path.isdir(keep):  # it was under one of them: bind it back (parents as root's 0755)
+        os.makedirs(keep, mode=0o755)
+        _mount(f"/proc/self/fd/{kept}", keep, None, MS_BIND | MS_REC)
+    os.close(kept)
+
+
+def drop_privileges(uid: int, processes: int | None = None) -> None:
+    """Become ``uid`` for good (every capability goes), with at most ``processes`` tasks of that
+    user; setuid programs gain nothing afterwards."""
+    if processes is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+    _libc_call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+
+
+def set_dumpable(dumpable: bool) -> None:
+    """A process that is not dumpable cannot be traced, nor its memory read or written through
+    /proc/<pid>/mem, by any process without CAP_SYS_PTRACE, even one of the same user."""
+    _libc_call("prctl", PR_SET_DUMPABLE, int(dumpable), 0, 0, 0)
+
+
 def _has_terminal() -> bool:
     with open("/proc/self/stat") as stat:
         return int(stat.read().rsplit(")", 1)[1].split()[4]) != 0
@@ -204,11 +241,10 @@ def bootstrap(config: dict) -> None:
         # A process sharing the caller's terminal could type into it (TIOCSTI). Without a terminal
         # it stays in the caller's process group, so killpg() reaches it (kernel interrupts).
         os.setsid()
-    _libc_call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # setuid programs in /usr gain nothing
     if config["uid"] is not None:
-        os.setgroups([])
-        os.setresgid(config["gid"], config["gid"], config["gid"])
-        os.setresuid(config["uid"], config["uid"], config["uid"])
+        drop_privileges(config["uid"])
+    elif not config.get("server"):
+        _libc_call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # setuid programs in /usr gain nothing
     os.chdir(config["scratch"])
     for number in (signal.SIGINT, signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(number, signal.SIG_DFL)  # ignored up to here; the student's program decides
@@ -272,8 +308,8 @@ def _depth(path: str) -> int:
 
 
 def _config(argv: list[str], scratch: Path, visible: list[Path], limits: Limits, env: dict | None,
-            chosen: str, uid: int) -> dict:
-    drop = os.geteuid() == 0 and chosen != "none"
+            chosen: str, uid: int, server: bool = False) -> dict:
+    drop = os.geteuid() == 0 and chosen != "none" and not server
     missing = [str(p) for p in visible if not os.path.exists(p)]
     if missing:
         raise SandboxError(f"cannot make visible what does not exist: {', '.join(missing)}")
@@ -289,6 +325,7 @@ def _config(argv: list[str], scratch: Path, visible: list[Path], limits: Limits,
         "limits": asdict(limits),
         "uid": uid if drop else None,
         "gid": uid if drop else None,
+        "server": server,
         "mounts": sorted(mounts.items(), key=lambda item: _depth(item[0])),
         "tmp_bytes": limits.file_bytes,
     }
@@ -312,9 +349,11 @@ def _prepare_scratch(scratch: Path, config: dict) -> None:
 def _bwrap_argv(config: dict) -> list[str]:
     argv = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--hostname", "sandbox"]
-    if config["uid"] is not None:
-        # bwrap run by root keeps every capability: keep only what the bootstrap needs to drop to uid.
+    if config["uid"] is not None or config["server"]:
+        # bwrap run by root keeps every capability: keep only what the bootstrap needs to drop to uid,
+        # and for a fork server what each child needs to mount its own /tmp before it drops.
         argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        argv += ["--cap-add", "CAP_SYS_ADMIN"] if config["server"] else []
     for path in SYSTEM_PATHS:
         if os.path.islink(path):
             argv += ["--symlink", os.readlink(path), path]
@@ -335,8 +374,8 @@ def _bwrap_argv(config: dict) -> list[str]:
 
 
 def command(argv: list[str], scratch: Path, visible: list[Path], limits: Limits = Limits(),
-            env: dict | None = None, *, level_name: str | None = None, uid: int = NOBODY
-            ) -> tuple[list[str], None]:
+            env: dict | None = None, *, level_name: str | None = None, uid: int = NOBODY,
+            server: bool = False) -> tuple[list[str], None]:
     """The argv for ``subprocess.Popen`` that runs ``argv`` sandboxed, in scratch, with env.
 
     ``visible`` paths (resolved) are exposed read-only, scratch read-write; where the level allows,
@@ -346,13 +385,19 @@ def command(argv: list[str], scratch: Path, visible: list[Path], limits: Limits 
     says otherwise. Start it with ``start_new_session=True`` and stop it with ``kill()``; a failure
     to set the sandbox up exits with 126 and a line "sandbox: ..." on stderr. The second item is
     always None: no ``preexec_fn`` is needed.
+
+    A ``server`` (a fork server that runs no student code itself) stays root inside the sandbox,
+    with only the capabilities to give each child its own mounts and drop it to ``uid``
+    (`private_scratch_mounts`, `drop_privileges`); scratch stays root's, so only folders the
+    caller hands to ``uid`` are writable by the children.
     """
     chosen = level_name or level()
     if chosen not in LEVELS:
         raise ValueError(f"unknown sandbox level {chosen!r}; one of {', '.join(LEVELS)}")
     scratch = Path(os.path.realpath(scratch))
-    config = _config(argv, scratch, visible, limits, env, chosen, uid)
-    _prepare_scratch(scratch, config)
+    config = _config(argv, scratch, visible, limits, env, chosen, uid, server)
+    if not server:
+        _prepare_scratch(scratch, config)
     boot = [os.path.realpath(sys.executable), "-I", "-S", BOOTSTRAP, json.dumps(config)]
     # Kernels are interrupted with killpg(SIGINT): bwrap and unshare, in the same process group,
     # must ignore it, or the interrupt would tear the whole sandbox down. The bootstrap restores it.
@@ -398,10 +443,10 @@ def kill(process: subprocess.Popen) -> None:
 
 def run(argv: list[str], scratch: Path, visible: list[Path], limits: Limits = Limits(),
         env: dict | None = None, *, level_name: str | None = None, uid: int = NOBODY,
-        input: str | None = None) -> Finished:
+        input: str | None = None, server: bool = False) -> Finished:
     """Run argv in a sandbox to its end, or kill it after limits.wall_seconds."""
     chosen = level_name or level()
-    args, _ = command(argv, scratch, visible, limits, env, level_name=chosen, uid=uid)
+    args, _ = command(argv, scratch, visible, limits, env, level_name=chosen, uid=uid, server=server)
     start = time.monotonic()
     process = subprocess.Popen(args, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -11,7 +11,6 @@ import json
 import os
 import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,8 +25,18 @@ PRELOAD = ["numpy", "sympy", "matplotlib", "matplotlib.pyplot", "ipywidgets",
            "backprop_course", "backprop_course.checks", "autograde.trusted.checker"]
 
 
-# Per kernel: address space (a memory bomb gets MemoryError), file size, open files.
-KERNEL_LIMITS = {"RLIMIT_AS": 4 << 30, "RLIMIT_FSIZE": 256 << 20, "RLIMIT_NOFILE": 1024}
+def _kernel_limits() -> dict:
+    """Per kernel, as `autograde.sandbox.Limits` sets them: address space (a memory bomb gets
+    MemoryError), CPU time, file size, open files."""
+    from .sandbox import Limits
+
+    limits = Limits()
+    return {"RLIMIT_AS": limits.memory_bytes, "RLIMIT_CPU": limits.cpu_seconds,
+            "RLIMIT_FSIZE": limits.file_bytes, "RLIMIT_NOFILE": limits.open_files}
+
+
+# A fork server runs for the whole grading run: its own CPU time is not a student's.
+SERVER_CPU_SECONDS = 1 << 30
 
 
 # A fork server answers in milliseconds; one silent this long was stopped or hung.
@@ -55,18 +64,22 @@ class ForkServer:
         self.uid = uid
         self.disk_limited = False
         self.scratch_root = Path(tempfile.mkdtemp(prefix=f"grader-{os.getpid()}-"))
-        self._argv = [sys.executable, "-m", "autograde.zygote", *preload]
-        self._env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        # -I: no user site, no PYTHON* variables, no script folder on sys.path; -B: no .pyc written.
+        self._argv = [sys.executable, "-I", "-B", "-m", "autograde.zygote", *preload]
+        self._env = dict(os.environ)
+        self.tmp_bytes = 64 << 20
         if uid is not None:
             from . import sandbox
 
             self.disk_limited = sandbox.limit_disk(self.scratch_root)
-            self.scratch_root.chmod(0o711)
+            self.scratch_root.chmod(0o711)  # root's: only what the grader hands to uid is writable
             visible = sandbox.python_paths() + [REPO / "src" / "backprop_course", REPO / "autograde"]
+            limits = sandbox.Limits(wall_seconds=0, cpu_seconds=SERVER_CPU_SECONDS)
+            self.tmp_bytes = limits.file_bytes
             self._argv, _ = sandbox.command(
-                self._argv, self.scratch_root, visible, sandbox.Limits(wall_seconds=0),
+                self._argv, self.scratch_root, visible, limits,
                 {k: v for k, v in self._env.items() if k in ("PATH", "LANG", "MPLBACKEND")}
-                | {"PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": "/tmp"}, uid=uid)
+                | {"MPLCONFIGDIR": "/tmp"}, uid=uid, server=True)
         self._lock = threading.Lock()
         self.restarts = 0
         self._start()
@@ -80,9 +93,19 @@ class ForkServer:
             raise RuntimeError("the kernel fork server did not start")
         self.preloaded = ready["ready"]
 
-    def spawn(self, connection_file: str, cwd: str, env: dict[str, str]) -> int:
-        return self._fork({"connection_file": connection_file, "cwd": cwd, "env": env,
-                           "limits": KERNEL_LIMITS})["pid"]
+    def spawn(self, connection_file: str, cwd: str, env: dict[str, str], private: Path) -> int:
+        """A new kernel in ``cwd``. Sandboxed, it gets a new, empty /tmp and HOME of its own and runs
+        as this server's user; otherwise HOME and TMPDIR are fresh folders under ``private``."""
+        from .sandbox import Limits
+
+        request = {"connection_file": connection_file, "cwd": cwd, "env": env, "limits": _kernel_limits(),
+                   "uid": self.uid, "tmp_bytes": self.tmp_bytes, "processes": Limits().processes,
+                   "scratch": str(self.scratch_root)}
+        if self.uid is None:
+            for name in ("home", "tmp"):
+                (private / name).mkdir(mode=0o700)
+                request[name] = str(private / name)
+        return self._fork(request)["pid"]
 
     def alive(self, pid: int) -> bool:
         """Whether a kernel this server forked still runs (pids are the server's own: in a
@@ -91,7 +114,7 @@ class ForkServer:
 
     def kill(self, pid: int) -> None:
         """Kill a kernel and everything it started; in a sandbox, every other process of its user too."""
-        self._fork({"op": "kill", "pid": pid})
+        self._fork({"op": "kill", "pid": pid, "uid": self.uid})
 
     def own(self, folder: Path) -> None:
         """Hand a folder the grader prepared to the sandbox's user."""
@@ -227,7 +250,7 @@ async def fresh_kernel(server: ForkServer, cwd: Path, env: dict[str, str] | None
         km.write_connection_file()
         server.own(Path(sockets))
         server.own(Path(cwd))
-        km.pid = server.spawn(km.connection_file, str(cwd), env or {})
+        km.pid = server.spawn(km.connection_file, str(cwd), env or {}, Path(sockets))
         try:
             yield km
         finally:
@@ -239,13 +262,19 @@ def sandboxed_servers(count: int, checker: ForkServer, sandboxed: bool = True):
     """``count`` kernel fork servers, each in its own sandbox as its own user (`sandbox.claim_uid`:
     one per slot, never shared with another grader) where this machine allows a sandbox
     (`autograde.sandbox.level`), otherwise unsandboxed (rlimits only)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from . import sandbox
 
     isolated = sandboxed and sandbox.level() in sandbox.ISOLATED
-    servers = []
+    servers: list[ForkServer] = []
     try:
-        for _ in range(count):
-            servers.append(ForkServer(checker=checker, sandboxed=isolated))
+        with ThreadPoolExecutor(count) as starting:  # their imports overlap: start them together
+            futures = [starting.submit(ForkServer, checker=checker, sandboxed=isolated) for _ in range(count)]
+        servers += [f.result() for f in futures if f.exception() is None]
+        failed = next((f.exception() for f in futures if f.exception() is not None), None)
+        if failed is not None:
+            raise failed
         yield servers
     finally:
         for server in servers:

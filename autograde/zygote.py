@@ -47,8 +47,34 @@ def _limit(limits: dict) -> None:
         resource.setrlimit(which, (value, value))
 
 
+def _isolate(request: dict) -> None:
+    """Give this kernel a world of its own, then drop to the student's user.
+
+    As root (the sandboxed server): a private mount namespace with new, empty /tmp and /dev/shm,
+    HOME inside it, then the slot's user with no capability left. Otherwise (no sandbox): HOME and
+    TMPDIR are fresh folders the grader made for this kernel alone. Either way nothing an earlier
+    kernel wrote (IPython or Jupyter profiles, startup files, matplotlib config, `.pth` files in a
+    user site) is where this one looks for it."""
+    from autograde import sandbox
+
+    uid = request.get("uid")
+    if uid is not None and os.geteuid() == 0:
+        sandbox.private_scratch_mounts(request.get("tmp_bytes", 64 << 20), request["scratch"])
+        _limit(request.get("limits", {}))
+        sandbox.drop_privileges(uid, request.get("processes"))
+        home = "/tmp/home"
+        os.makedirs(home, mode=0o700)
+        os.environ.update(HOME=home, TMPDIR="/tmp")
+    else:
+        _limit(request.get("limits", {}))
+        os.environ.update(HOME=request["home"], TMPDIR=request["tmp"])
+    sandbox.set_dumpable(True)  # the kernel itself is the student's; its server stays undumpable
+    os.environ.update(IPYTHONDIR=os.path.join(os.environ["HOME"], ".ipython"),
+                      MPLCONFIGDIR=os.path.join(os.environ["TMPDIR"], "matplotlib"))
+
+
 def _become_kernel(request: dict) -> None:
-    """In the forked child: detach, take the request's folder and environment, run a kernel."""
+    """In the forked child: detach, isolate, take the request's folder and environment, run a kernel."""
     for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
     os.setsid()  # its own process group: the grader kills the kernel and all it started at once
@@ -56,9 +82,9 @@ def _become_kernel(request: dict) -> None:
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.closerange(3, 1024)
+    _isolate(request)
     os.chdir(request["cwd"])
     os.environ.update(request.get("env", {}))
-    _limit(request.get("limits", {}))
     if "numpy" in sys.modules:  # a fresh process draws its own unseeded random state
         sys.modules["numpy"].random.seed()
     from ipykernel.kernelapp import IPKernelApp
@@ -88,6 +114,20 @@ def _cap_output(budget: int) -> None:
         stream.write = write
 
 
+CHECKER_EXTRA_BYTES = 512 << 20  # memory one notebook's checks may add to what the server holds
+
+
+def _limit_checker() -> None:
+    """The checker has limits too: one answer may cost it at most CHECKER_EXTRA_BYTES of address
+    space (a MemoryError in that cell); its time is watched by the grader cell by cell."""
+    import resource
+
+    with open("/proc/self/statm") as statm:
+        size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    resource.setrlimit(resource.RLIMIT_AS, (size + CHECKER_EXTRA_BYTES, size + CHECKER_EXTRA_BYTES))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def _run_checks(request: dict) -> None:
     """In the forked child: the trusted checks of one notebook, results written to a file."""
     import json as _json
@@ -99,18 +139,37 @@ def _run_checks(request: dict) -> None:
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.closerange(3, 1024)
-    from autograde.trusted.checker import check
+    _limit_checker()
+    from autograde.trusted.checker import StudentGone, check
 
     with open(request["task_file"]) as handle:
         task = _json.load(handle)
     try:
         verdicts = {"verdicts": check(task)}
+    except StudentGone as gone:
+        verdicts = {"student_gone": str(gone)}
     except Exception as error:  # noqa: BLE001 - reported to the grader as the reason
         verdicts = {"error": f"{type(error).__name__}: {error}"}
     partial = request["result_file"] + ".partial"
     with open(partial, "w") as handle:
         _json.dump(verdicts, handle)
     os.replace(partial, request["result_file"])
+
+
+def _kill_user(uid: int) -> None:
+    """Kill every process of ``uid`` (whatever a student left running), from a child that becomes
+    that user: kill(-1) then reaches exactly that user's processes."""
+    child = os.fork()
+    if child == 0:
+        try:
+            os.setresuid(uid, uid, uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    try:
+        os.waitpid(child, 0)
+    except ChildProcessError:  # already reaped by the SIGCHLD handler
+        pass
 
 
 def _manage(request: dict) -> dict:
@@ -127,16 +186,16 @@ def _manage(request: dict) -> dict:
             os.kill(target, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-    if os.getuid() != 0:  # sandboxed as its own user: whatever the student left running dies too
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    if request.get("uid") is not None and os.geteuid() == 0:  # kernels run as a user of their own
+        _kill_user(request["uid"])
     _reap()
     return {"killed": pid}
 
 
 def serve(modules: list[str]) -> None:
+    from autograde import sandbox
+
+    sandbox.set_dumpable(False)  # no kernel it forks may trace it or write its memory
     os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
     loaded = []
     for name in KERNEL_MODULES + modules:

@@ -9,6 +9,7 @@ outputs, so nbgrader's own scoring turns the trusted verdicts into grades.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import tempfile
@@ -59,32 +60,76 @@ def merge(nb, stash: dict[int, str], spec: dict, verdicts: dict | None, why: str
             nb.cells.append(restored)
 
 
+#: A cell whose checker stays in it this long past the cell timeout is stuck where the alarm cannot
+#: reach (inside a C function, e.g. a huge SymPy power): the checker is stopped and run again without it.
+STUCK_GRACE_SECONDS = 5.0
+MAX_CHECKER_RUNS = 3
+#: How a reason starts when the checker itself failed (not the student's doing: retried, never stored).
+CHECKER_FAILED = "the trusted checker"
+
+
 async def check(server, kernel_client, cwd: Path, spec: dict, cell_timeout: float,
                 deadline_seconds: float) -> tuple[dict | None, str]:
-    """Serve the student's kernel over a socket in ``cwd`` and run the checker against it."""
-    socket_path = os.path.join(os.path.realpath(cwd), ".grader.sock")  # cwd: the grader made it
-    kernel_client.execute(SERVE.format(path=socket_path), silent=True, store_history=False)
-    with tempfile.TemporaryDirectory(prefix="checker-") as private:
-        task_file, result_file = os.path.join(private, "task.json"), os.path.join(private, "result.json")
-        with open(task_file, "w") as handle:
-            json.dump({"socket": socket_path, "cells": spec["cells"], "student_names": spec["student_names"],
-                       "cell_timeout": cell_timeout, "call_timeout": cell_timeout}, handle)
-        checker = server.checker or server
-        pid = checker.spawn_checker(task_file, result_file)
-        deadline = time.monotonic() + deadline_seconds
-        from ..warm_kernels import _alive
+    """Serve the student's kernel over a socket in ``cwd`` and run the checker against it.
 
-        while not os.path.exists(result_file):
-            if not _alive(pid):
-                await asyncio.sleep(0.05)
-                if not os.path.exists(result_file):
-                    return None, "the trusted checker stopped without a result"
-            if time.monotonic() > deadline:
+    Returns (grade_id → verdict, "") or (None, why the checks did not run)."""
+    socket_path = os.path.join(os.path.realpath(cwd), ".grader.sock")  # cwd: the grader made it
+    deadline = time.monotonic() + deadline_seconds
+    skip: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="checker-") as private:
+        for _ in range(MAX_CHECKER_RUNS):
+            kernel_client.execute(SERVE.format(path=socket_path), silent=True, store_history=False)
+            verdicts, why, stuck = await _run_checker(server, Path(private), socket_path, spec, cell_timeout,
+                                                      deadline, skip)
+            if stuck is None:
+                return verdicts, why
+            skip[stuck] = f"the check ran longer than {cell_timeout:g} s and was stopped"
+    return None, f"the checks of {MAX_CHECKER_RUNS} cells did not end and were stopped; the others could not run"
+
+
+async def _run_checker(server, private: Path, socket_path: str, spec: dict, cell_timeout: float,
+                       deadline: float, skip: dict[str, str]) -> tuple[dict | None, str, str | None]:
+    """One checker process; returns (verdicts, why not, the test cell it was stopped in or None)."""
+    from ..warm_kernels import _alive
+
+    task_file, result_file, progress = (str(private / name) for name in ("task.json", "result.json", "cell"))
+    for stale in (result_file, progress):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(stale)
+    with open(task_file, "w") as handle:
+        json.dump({"socket": socket_path, "cells": spec["cells"], "student_names": spec["student_names"],
+                   "cell_timeout": cell_timeout, "call_timeout": cell_timeout, "skip": skip,
+                   "progress": progress}, handle)
+    checker = server.checker or server
+    pid = checker.spawn_checker(task_file, result_file)
+    while not os.path.exists(result_file):
+        if not _alive(pid):
+            await asyncio.sleep(0.05)
+            if not os.path.exists(result_file):
+                return None, "the trusted checker stopped without a result", None
+        stuck = _stuck_in(progress, cell_timeout + STUCK_GRACE_SECONDS)
+        if stuck or time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, 9)
-                return None, f"the trusted checks ran longer than {deadline_seconds:g} s"
-            await asyncio.sleep(0.01)
-        with open(result_file) as handle:
-            result = json.load(handle)
+            if stuck:
+                return None, "", stuck
+            return None, "the trusted checks ran out of the notebook's time", None
+        await asyncio.sleep(0.01)
+    with open(result_file) as handle:
+        result = json.load(handle)
+    if "student_gone" in result:  # the student's kernel did not serve: their doing, like a dead kernel
+        return None, f"the student's kernel did not answer the checks ({result['student_gone']})", None
     if "error" in result:
-        return None, f"the trusted checker failed: {result['error']}"
-    return result["verdicts"], ""
+        return None, f"the trusted checker failed: {result['error']}", None
+    return result["verdicts"], "", None
+
+
+def _stuck_in(progress: str, seconds: float) -> str | None:
+    """The test cell the checker has been in for more than ``seconds``, if any."""
+    try:
+        if time.time() - os.stat(progress).st_mtime > seconds:
+            with open(progress) as handle:
+                return handle.read() or None
+    except OSError:
+        pass
+    return None

@@ -24,7 +24,7 @@ def _meta(grade_id: str, **flags) -> dict:
     return {"nbgrader": {**base, **flags}}
 
 
-def _notebook() -> nbformat.NotebookNode:
+def _notebook(extra_tests: tuple[tuple[str, str], ...] = ()) -> nbformat.NotebookNode:
     cells = [
         new_markdown_cell("# Tiny\nWrite `square(x)`.", metadata=_meta("intro", locked=True)),
         new_code_cell(f"### BEGIN SOLUTION\n{SOLUTION}\n### END SOLUTION", metadata=_meta("answer", solution=True)),
@@ -34,14 +34,17 @@ def _notebook() -> nbformat.NotebookNode:
                       metadata=_meta("test_negative", grade=True, locked=True, points=1)),
         new_code_cell(f'"""Hidden checks."""\n### BEGIN HIDDEN TESTS\n{HIDDEN_LINE}\n### END HIDDEN TESTS',
                       metadata=_meta("test_hidden", grade=True, locked=True, points=1)),
+        *(new_code_cell(source, metadata=_meta(grade_id, grade=True, locked=True, points=1))
+          for grade_id, source in extra_tests),
     ]
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
 
 
-def make_course(folder: Path, cell_timeout: int = 5) -> Path:
-    """A generated nbgrader course with the `tiny` assignment in its gradebook."""
+def make_course(folder: Path, cell_timeout: int = 5, extra_tests: tuple[tuple[str, str], ...] = ()) -> Path:
+    """A generated nbgrader course with the `tiny` assignment in its gradebook; ``extra_tests``
+    are (grade_id, source) test cells worth 1 point each after the three standard ones."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     config = (REPO / "nbgrader_config.py").read_text()
@@ -49,7 +52,7 @@ def make_course(folder: Path, cell_timeout: int = 5) -> Path:
     (folder / "nbgrader_config.py").write_text(config)
     source = folder / "solutions" / ASSIGNMENT
     source.mkdir(parents=True, exist_ok=True)
-    nbformat.write(_notebook(), source / f"{ASSIGNMENT}.ipynb")
+    nbformat.write(_notebook(extra_tests), source / f"{ASSIGNMENT}.ipynb")
     generate(folder, [ASSIGNMENT])
     return folder
 

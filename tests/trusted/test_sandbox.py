@@ -284,6 +284,11 @@ def test_a_jupyter_kernel_runs_in_the_sandbox_over_unix_sockets(tmp_path):
                           start_new_session=True) as process:
         client = BlockingKernelClient(connection_file=str(connection))
         client.load_connection_file()
+        # Without a kernel manager the client judges the kernel by its heartbeat, which a kernel
+        # still starting (a loaded machine) does not answer yet: wait for its sockets first.
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob("kernel-*"))) < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
         client.start_channels()
         try:
             client.wait_for_ready(timeout=30)
