@@ -19,3 +19,16 @@ c.IgnorePattern.pattern = r"(Warning:|Matplotlib is building the font cache|find
 
 # Kernels run on loopback only; keep their start-up log lines out of the grading output.
 c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
+
+# `nbgrader autograde` and the formgrader's Autograde button grade the way `python -m autograde grade`
+# does: nbgrader's own preprocessors, with its Execute replaced by the trusted, sandboxed engine
+# (autograde/nbgrader_execute.py; c.TrustedExecute.trusted / .sandbox turn either off).
+c.Autograde.autograde_preprocessors = [
+    "autograde.nbgrader_execute.TrustedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]

@@ -7,20 +7,26 @@ execution in between is `execute.run_task`, with nbgrader's own `Execute` prepro
 """
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
 import nbformat
 from nbconvert.exporters import NotebookExporter
-from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.converters import Autograde
 from nbgrader.converters.base import BaseConverter
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
-                                    LimitOutput, SaveAutoGrades)
 
-# nbgrader's Autograde.autograde_preprocessors without Execute, in nbgrader's order.
-AFTER_EXECUTE = [IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
-                 AssignLatePenalties, CheckCellMetadata]
+
+@functools.cache
+def after_execute(api) -> tuple:
+    """The course's `Autograde.autograde_preprocessors` (nbgrader's own list unless
+    nbgrader_config.py says otherwise) without the one that executes, in their order."""
+    from nbconvert.preprocessors import ExecutePreprocessor
+    from traitlets.utils.importstring import import_item
+
+    listed = Autograde(coursedir=api.coursedir, parent=api).autograde_preprocessors
+    classes = [import_item(p) if isinstance(p, str) else p for p in listed]
+    return tuple(p for p in classes if not (isinstance(p, type) and issubclass(p, ExecutePreprocessor)))
 
 
 class Sanitize(Autograde):
@@ -47,7 +53,7 @@ def finish(api, assignment: str, student: str, notebook: str, executed) -> None:
     """Run nbgrader's post-execution preprocessors on an executed notebook (scores into the
     gradebook) and write it to autograded/, exactly as nbgrader's second pass would."""
     exporter = NotebookExporter(parent=api, config=api.config)
-    for preprocessor in AFTER_EXECUTE:  # as Autograde._init_preprocessors registers them
+    for preprocessor in after_execute(api):  # as Autograde._init_preprocessors registers them
         exporter.register_preprocessor(preprocessor)
     resources = {"unique_key": notebook, "output_files_dir": f"{notebook}_files",
                  "nbgrader": {"student": student, "assignment": assignment, "notebook": notebook,

@@ -1,0 +1,106 @@
+"""nbgrader's own autograde, run the trusted way: `TrustedExecute` takes the place of nbgrader's
+`Execute` preprocessor in `c.Autograde.autograde_preprocessors` (see nbgrader_config.py).
+
+So `nbgrader autograde`, the formgrader's Autograde button and `python -m autograde grade` run
+the same engine (`execute.run_task`): each notebook in a fresh kernel forked inside the sandbox,
+the test cells checked by the trusted checker outside it, and every other preprocessor of
+nbgrader's (scoring, late penalties) unchanged. A failure that is not the student's doing (the
+kernel did not start, the checker gave no result) raises, so nbgrader records no grade for that
+submission instead of a zero.
+"""
+from __future__ import annotations
+
+import asyncio
+import atexit
+import threading
+from pathlib import Path
+
+import nbformat
+from nbgrader.preprocessors import Execute
+from traitlets import Bool
+
+from .execute import TOTAL_SECONDS, InfrastructureError, Task, run_task
+from .trusted import spec as trusted_spec
+
+_SERVERS: dict[bool, object] = {}  # sandboxed → this process's kernel fork server
+_LOCK = threading.Lock()
+
+
+def _server(sandboxed: bool):
+    """One kernel fork server (and its checker server) per process, started on first use."""
+    from . import sandbox
+    from .warm_kernels import ForkServer
+
+    with _LOCK:
+        if sandboxed not in _SERVERS:
+            server = ForkServer(checker=ForkServer(), sandboxed=sandboxed and sandbox.level() in sandbox.ISOLATED)
+            atexit.register(server.checker.close)
+            atexit.register(server.close)
+            _SERVERS[sandboxed] = server
+        return _SERVERS[sandboxed]
+
+
+def _run(coroutine):
+    """Run a coroutine to its end, also from a thread whose event loop is running (the formgrader)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    box = {}
+    thread = threading.Thread(target=lambda: box.update(value=asyncio.run(coroutine)))
+    thread.start()
+    thread.join()
+    return box["value"]
+
+
+class TrustedExecute(Execute):
+    """Execute a submitted notebook as `python -m autograde grade` does (docs/grading.md)."""
+
+    trusted = Bool(True, help="Check the test cells in a trusted process outside the student's kernel "
+                              "(False: run them in the kernel, as plain nbgrader does).").tag(config=True)
+    sandbox = Bool(True, help="Run student code in the sandbox where this machine allows one (bubblewrap, "
+                              "or namespaces as root).").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        about = resources["nbgrader"]
+        folder = Path(resources["metadata"]["path"])
+        task = Task(about["student"], about["assignment"], {about["notebook"]: nbformat.writes(nb)},
+                    _files(folder), self._execute_config(), TOTAL_SECONDS,
+                    {about["notebook"]: self._spec(about["assignment"], about["notebook"])} if self.trusted else None)
+        done = _run(run_task(_server(self.sandbox), task))
+        if done.infrastructure:
+            raise InfrastructureError(f"{about['student']}/{about['assignment']}: {done.infrastructure}")
+        if done.error:
+            self.log.warning("%s/%s: %s", about["student"], about["assignment"], done.error)
+        return nbformat.reads(done.notebooks[about["notebook"]], as_version=nbformat.NO_CONVERT), resources
+
+    def _execute_config(self) -> dict:
+        return {name: getattr(self, name) for name in ("timeout", "interrupt_on_timeout", "startup_timeout",
+                                                       "raise_on_iopub_timeout")}
+
+    def _spec(self, assignment: str, notebook: str) -> dict:
+        """The trusted spec from the course's source notebook (never from the submission)."""
+        coursedir = _coursedir(self)
+        source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment)) / f"{notebook}.ipynb"
+        return trusted_spec.spec(source.read_text())
+
+
+def _coursedir(preprocessor):
+    """The running nbgrader app's CourseDirectory (the exporter's parent is the converter)."""
+    owner = preprocessor.parent
+    while owner is not None and not hasattr(owner, "coursedir"):
+        owner = owner.parent
+    if owner is None:
+        from nbgrader.coursedir import CourseDirectory
+
+        return CourseDirectory(config=preprocessor.config)
+    return owner.coursedir
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """The files nbgrader placed beside the notebook (data files): regular files only, never links."""
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        if path.suffix != ".ipynb" and not path.name.startswith(".") and path.is_file() and not path.is_symlink():
+            found[str(path.relative_to(folder))] = path.read_bytes()
+    return found
