@@ -2,7 +2,10 @@
 
 Only numbers, strings, lists, tuples, dicts, numeric NumPy arrays, SymPy objects (as srepr
 text, rebuilt by a whitelist parser) and callback ids travel. Anything else arrives as an
-`Opaque` placeholder that equals nothing and is not a number.
+`Opaque` placeholder that equals nothing and is not a number. A SymPy object too large to be
+checked safely (its text too long, or beyond the parser's bounds on numbers, exponents, depth
+and size once evaluated) arrives as a `Refused` placeholder, refused before anything is built
+from it; it carries a stable tag that the check library shows to the student.
 
 The encoder never calls methods of objects it does not know: it dispatches on exact types
 (``type(x)``, which an object cannot fake, unlike ``isinstance`` and ``__class__``) and reads
@@ -24,7 +27,7 @@ import numpy as np
 import sympy as sp
 from sympy.matrices import MatrixBase
 
-from .sympy_parser import UnsafeExpression, parse_srepr
+from .sympy_parser import MAX_INT_DIGITS, MAX_TEXT_LENGTH, ExpressionTooLarge, UnsafeExpression, parse_srepr
 
 
 class TooLarge(ValueError):
@@ -41,8 +44,8 @@ class Limits:
     max_elements: int = 1_000_000  # values in all, counting every array element
     max_string_length: int = 100_000  # characters of one string
     max_bytes: int = 32_000_000  # characters of the JSON text, and of all strings together
-    max_int_digits: int = 2000  # of any integer, also inside SymPy objects
-    max_srepr_length: int = 20_000  # characters of the srepr text of one SymPy object
+    max_int_digits: int = MAX_INT_DIGITS  # of any integer, also inside SymPy objects
+    max_srepr_length: int = MAX_TEXT_LENGTH  # characters of the srepr text of one SymPy object
 
 
 class Opaque:
@@ -69,6 +72,27 @@ class Opaque:
 
     # Not a number, and not true or false: `if answer:` must not pass for it either.
     __float__ = __int__ = __index__ = __complex__ = __bool__ = _refuse
+
+
+#: The tag of every answer refused as too large; the check library puts it in the failure message.
+TOO_LARGE_TAG = "expression-too-large"
+
+
+class Refused(Opaque):
+    """Stands for a SymPy object that was refused before anything was built from it, because
+    checking it could exhaust the checker. Like `Opaque` it equals nothing and is not a number;
+    ``refusal_tag`` and ``refusal_reason`` are what the check library reports instead of a
+    wrong type."""
+
+    __slots__ = ("refusal_tag", "refusal_reason")
+
+    def __init__(self, reason: str):
+        reason = " ".join(str(reason).split())[:300]  # one line: nothing in it can pose as a [tag] line
+        super().__init__("refused SymPy object", reason)
+        self.refusal_tag, self.refusal_reason = TOO_LARGE_TAG, reason
+
+    def __repr__(self) -> str:
+        return f"<a SymPy object refused as too large to check: {self.refusal_reason}>"
 
 
 _SAFE_INT = 2 ** 53  # larger integers travel as text, which every JSON reader keeps exact
@@ -236,9 +260,9 @@ class _Encoder(_Budget):
             text = sp.srepr(x)
         except Exception:
             return self.opaque(x)
-        if len(text) > self.limits.max_srepr_length:
-            raise TooLarge(f"a SymPy object takes {len(text)} characters; at most "
-                           f"{self.limits.max_srepr_length} are sent")
+        if len(text) > self.limits.max_srepr_length:  # checked as a refused answer, not lost with its neighbours
+            return {"__refused__": f"its text takes {len(text)} characters; at most "
+                                   f"{self.limits.max_srepr_length} are accepted"}
         self.spend(0, len(text))
         return {"__sympy__": text}
 
@@ -263,7 +287,7 @@ class _Decoder(_Budget):
         self.callback = callback
         self.tags = {"__int__": self.integer_text, "__float__": self.float_word, "__tuple__": self.tuple_of,
                      "__dict__": self.mapping, "__ndarray__": self.array, "__sympy__": self.sympy,
-                     "__callback__": self.callback_stub}
+                     "__refused__": self.refused, "__callback__": self.callback_stub}
 
     def decode(self, x: Any, depth: int) -> Any:
         self.check_depth(depth)
@@ -366,8 +390,16 @@ class _Decoder(_Budget):
         try:
             return parse_srepr(payload, max_length=self.limits.max_srepr_length,
                                max_int_digits=self.limits.max_int_digits)
+        except ExpressionTooLarge as exc:  # costs the checks of this value only
+            return Refused(str(exc))
         except UnsafeExpression as exc:
             raise MalformedData(f"the SymPy object was refused: {exc}") from exc
+
+    def refused(self, payload: Any, depth: int) -> Refused:
+        """The sender refused the object itself (its text too long): whatever it says, a refusal."""
+        if type(payload) is not str:
+            raise MalformedData("__refused__ needs the reason as text")
+        return Refused(payload)
 
     def callback_stub(self, payload: Any, depth: int) -> Any:
         if type(payload) is not int or payload < 0:

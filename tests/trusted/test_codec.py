@@ -2,7 +2,9 @@
 
 Round trips of every supported type; objects that lie about themselves are sent as opaque
 without any of their methods running; oversized, self-containing and malformed data is
-refused with TooLarge or MalformedData.
+refused with TooLarge or MalformedData; a SymPy object too large to check arrives as a Refused
+placeholder that every check rejects with [expression-too-large], while every honest expression
+of the course arrives intact.
 """
 import collections
 import enum
@@ -10,13 +12,20 @@ import json
 import math
 import numbers
 import time
+import tracemalloc
 
+import matplotlib
 import numpy as np
 import pytest
 import sympy as sp
+from sympy.matrices import MatrixBase
 
-from autograde.trusted.codec import (Limits, MalformedData, Opaque, TooLarge, decode, dumps, encode,
-                                     loads)
+import backprop_course.checks as checks
+import backprop_course.checks.symbolic as symbolic
+from autograde import answer_bank, release
+from autograde.results import TAG
+from autograde.trusted.codec import (TOO_LARGE_TAG, Limits, MalformedData, Opaque, Refused, TooLarge, decode,
+                                     dumps, encode, loads)
 from autograde.trusted.sympy_parser import UnsafeExpression
 
 x = sp.Symbol("x", real=True)
@@ -325,8 +334,7 @@ def test_ten_million_elements_are_refused_quickly():
     (10 ** 2000, Limits(), "more than 2000 digits"),
     (np.array([1, 2, 3]), Limits(max_elements=3), "more than 3 elements"),
     ({"a": 1, "b": 2}, Limits(max_elements=3), "more than 3 elements"),
-    (sp.Add(*sp.symbols("a0:50")), Limits(max_srepr_length=100), "at most 100 are sent"),
-], ids=["string", "total-text", "int-digits", "array-elements", "dict-elements", "srepr-length"])
+], ids=["string", "total-text", "int-digits", "array-elements", "dict-elements"])
 def test_encoding_limits(value, limits, message):
     with pytest.raises(TooLarge, match=message):
         encode(value, limits=limits)
@@ -401,3 +409,200 @@ def test_loads_refuses_non_json(text, message):
 
 def test_errors_are_value_errors():
     assert issubclass(TooLarge, ValueError) and issubclass(MalformedData, ValueError)
+
+
+# --- SymPy objects too large to check ----------------------------------------------------------
+
+def test_too_large_sympy_object_arrives_refused_with_its_reason():
+    """A huge power is not rebuilt: a Refused arrives, equal to nothing, not a number, with the tag."""
+    received = decode({"__sympy__": "Pow(Integer(2), Integer(1000000000))"})
+    assert type(received) is Refused and isinstance(received, Opaque)
+    assert received.refusal_tag == TOO_LARGE_TAG == "expression-too-large"
+    assert "exponent is 1000000000" in received.refusal_reason
+    assert not received == received and received != 2
+    for convert in (float, int, bool):
+        with pytest.raises(TypeError, match="too large to check"):
+            convert(received)
+
+
+def test_a_refusal_costs_only_the_refused_value():
+    """In a tuple, only the oversized entry is refused; its neighbour arrives intact."""
+    y = sp.Symbol("y", real=True)
+    huge = sp.Mul(sp.Pow(3, sp.Integer(10) ** 9, evaluate=False), y, evaluate=False)
+    first, second = through_json((2 * x + y, huge))
+    assert first == 2 * x + y and type(second) is Refused
+
+
+def test_srepr_beyond_the_length_limit_travels_as_a_refusal():
+    """A long srepr text is not sent; the placeholder says why, and the value next to it still travels."""
+    long_sum = sp.Add(*sp.symbols("a0:50"))
+    data = encode([long_sum, x], limits=Limits(max_srepr_length=100))
+    assert set(data[0]) == {"__refused__"}
+    received = decode(data)
+    assert type(received[0]) is Refused and "at most 100 are accepted" in received[0].refusal_reason
+    assert received[1] == x
+
+
+@pytest.mark.parametrize("payload, expected", [
+    (5, MalformedData), (["a"], MalformedData), ("fine\n[passed] forged", Refused),
+], ids=["number", "list", "forged-tag-line"])
+def test_a_forged_refusal_is_a_refusal_or_malformed(payload, expected):
+    """The sender may claim a refusal; it costs only its own checks, and its text is one line."""
+    if expected is MalformedData:
+        with pytest.raises(MalformedData, match="__refused__ needs"):
+            decode({"__refused__": payload})
+        return
+    received = decode({"__refused__": payload})
+    assert type(received) is Refused and "\n" not in received.refusal_reason
+
+
+def test_hostile_code_is_still_malformed_not_refused():
+    """Refused is for size only: code in the text is still a MalformedData for the whole value."""
+    with pytest.raises(MalformedData, match="calling Attribute"):
+        decode({"__sympy__": "__import__('os').system('true')"})
+
+
+REFUSED = Refused("a power's exponent is 1000000000, beyond ±1000")
+CHECKS = {
+    "check_expression": lambda value: checks.check_expression(value, 1 / (1 + sp.exp(-x)), "sigmoid_expr",
+                                                              allowed=[x]),
+    "as_expression": lambda value: checks.as_expression(value, "sigmoid_expr"),
+    "check_tuple": lambda value: checks.check_tuple(value, 2, "grad_f_xy"),
+    "as_float": lambda value: checks.as_float(value, "worked_delta"),
+    "as_float_array": lambda value: checks.as_float_array(value, "weights"),
+    "check_value-float": lambda value: checks.check_value(value, 0.5, "rate"),
+    "check_value-array": lambda value: checks.check_value(value, [0.5, 1.0], "grid", kind="array"),
+    "check_call": lambda value: checks.check_call(lambda: value, expected=0.5, name="f"),
+}
+
+
+@pytest.mark.parametrize("check", CHECKS.values(), ids=CHECKS.keys())
+def test_every_check_rejects_a_refusal_with_its_tag(check):
+    """The check library names the refusal: a [expression-too-large] line, the reason, no other tag."""
+    with pytest.raises(checks.CheckFailure) as failed:
+        check(REFUSED)
+    message = str(failed.value)
+    assert failed.value.tag == TOO_LARGE_TAG and TAG.findall(message) == [TOO_LARGE_TAG]
+    assert "exponent is 1000000000" in message
+
+
+# The attack answer cells for notebook 02 (after its setup cell), as the red-team catalogue has them.
+SETUP_02 = """
+import sympy as sp
+x, y, s, t = sp.symbols("x y s t", real=True)
+"""
+ATTACKS_02 = {
+    "pow-2-to-1e9": ("sigmoid_expr", "sigmoid_expr = sp.Pow(sp.Integer(2), sp.Integer(10)**9, evaluate=False)"),
+    "x-to-1e9": ("sigmoid_expr", "sigmoid_expr = x**(10**9)"),
+    "sigmoid-to-1e9": ("sigmoid_expr", "sigmoid_expr = (1 / (1 + sp.exp(-x)))**(10**9)"),
+    "nested-powers": ("sigmoid_expr", "sigmoid_expr = sp.Pow(sp.Pow(sp.Pow(10, 1000, evaluate=False), 1000, "
+                                      "evaluate=False), 1000, evaluate=False)"),
+    "tower-of-six-2s": ("sigmoid_expr", "_p = sp.Integer(2)\nfor _ in range(5):\n"
+                                        "    _p = sp.Pow(2, _p, evaluate=False)\nsigmoid_expr = _p"),
+    "x-tower": ("sigmoid_derivative_expr", "sigmoid_derivative_expr = x**x**x**x**x"),
+    "grad-one-entry": ("grad_f_xy", "grad_f_xy = (2 * x + y, sp.Mul(sp.Pow(sp.Integer(3), sp.Integer(10)**9, "
+                                    "evaluate=False), y, evaluate=False))"),
+    "multinomial-equal-to-sigmoid": ("sigmoid_expr", "_p = 1 + x + sp.exp(x) + sp.sin(x) + sp.cos(x)\n"
+                                     "_q = 1 + x + sp.exp(x) + sp.sin(x) + 1 - 2 * sp.sin(x / 2)**2\n"
+                                     "sigmoid_expr = sp.Mul(1 / (1 + sp.exp(-x)), sp.Pow(_p, 60), sp.Pow(_q, -60), "
+                                     "evaluate=False)"),
+}
+
+
+def solution_cells(assignment: str):
+    """(grade_id, is a test cell, source) of each code cell of the solution notebook."""
+    notebook = json.loads((release.REPO / "solutions" / assignment / f"{assignment}.ipynb").read_text())
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            yield meta.get("grade_id"), bool(meta.get("grade")) and not meta.get("solution"), "".join(cell["source"])
+
+
+@pytest.mark.parametrize("name, source", ATTACKS_02.values(), ids=ATTACKS_02.keys())
+def test_attacks_fail_their_own_test_cells_with_the_tag_at_no_cost(name, source):
+    """Sent by the real encoder and decoded, each attack fails every test cell of its name with
+    [expression-too-large] alone, in well under a second and a few megabytes (before: up to
+    655 MB and two 30 s cell timeouts)."""
+    student = {}
+    exec(SETUP_02 + source, student)
+    payload = dumps(student[name])
+    tests = [src for grade_id, is_test, src in solution_cells("02_symbolic_derivatives")
+             if is_test and grade_id.startswith(f"test_{name}")]
+    assert len(tests) == 2
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        value = loads(payload)
+        for test in tests:
+            with pytest.raises(checks.CheckFailure) as failed:
+                exec(test, {"__name__": "__main__", name: value})
+            assert TAG.findall(str(failed.value)) == [TOO_LARGE_TAG]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - started < 2.0 and peak < 10_000_000
+
+
+# --- every honest expression of the course is accepted ---------------------------------------
+
+def _sympy_objects(value, depth=0):
+    if isinstance(value, (sp.Basic, MatrixBase)):
+        yield value
+    elif isinstance(value, (list, tuple, dict)) and depth < 3:
+        for item in (value.values() if isinstance(value, dict) else value):
+            yield from _sympy_objects(item, depth + 1)
+
+
+def _run_answers(assignment: str, replaced: answer_bank.Answer = None, run_tests: bool = False) -> dict:
+    """The namespace after the solution's setup and answer cells (one replaced by a bank entry),
+    and its test cells that check expressions when ``run_tests``."""
+    namespace = {"__name__": "__main__"}
+    for grade_id, is_test, source in solution_cells(assignment):
+        if grade_id is None or is_test and not (run_tests and "check_expression" in source):
+            continue  # steps (plots, timings) are skipped; setup and answer cells run
+        if replaced is not None and grade_id == replaced.name:
+            source = replaced.code
+        exec(compile(source, f"<{grade_id}>", "exec"), namespace)
+    return namespace
+
+
+def honest_expressions() -> dict:
+    """srepr text → (where it came from, the object): every SymPy value the solutions and answer banks define
+    (right and wrong answers alike, and their helpers), and the expected values and known
+    mistakes that the test cells compare answers with."""
+    matplotlib.use("Agg")
+    found, compared = {}, []
+    original = symbolic.check_expression
+
+    def recording(got, expected, what, **options):
+        compared.extend([expected, *(m.value for m in options.get("mistakes", ()) if m.value is not None)])
+        return original(got, expected, what, **options)
+
+    for assignment in release.assignments():
+        if not any("sp." in a.code or "sympy" in a.code for a in answer_bank.load(assignment)):
+            continue
+        for variant in [None, *answer_bank.load(assignment)]:
+            checks.check_expression = symbolic.check_expression = recording if variant is None else original
+            try:
+                namespace = _run_answers(assignment, variant, run_tests=variant is None)
+            finally:
+                checks.check_expression = symbolic.check_expression = original
+            where = f"{assignment}:{variant.name}:{variant.label}" if variant else f"{assignment}:solution"
+            for name, value in namespace.items():
+                for expr in _sympy_objects(value) if not name.startswith("__") else ():
+                    found.setdefault(sp.srepr(expr), (f"{where}:{name}", expr))
+        for expr in _sympy_objects(compared):
+            found.setdefault(sp.srepr(expr), (f"{assignment}:test cells", expr))
+        compared.clear()
+    return found
+
+
+def test_every_honest_expression_is_accepted():
+    """Every SymPy value of the solutions and answer banks, and those the tests compare with,
+    crosses the codec equal to what was sent, none refused: the bounds are generous to them."""
+    found = honest_expressions()
+    assert len(found) >= 60  # 02, 04 and 05 hold about 70
+    for where, expr in found.values():
+        received = through_json(expr)
+        assert not isinstance(received, Opaque), (where, received)
+        assert received == (sp.ImmutableMatrix(expr) if isinstance(expr, MatrixBase) else expr), where

@@ -1,18 +1,23 @@
 """Unit tests of autograde.trusted.sympy_parser: srepr text rebuilt by a whitelist, never run.
 
 Round trips over the expression forms of the course; hostile texts that must be refused with
-a message naming the construct, without anything being executed.
+a message naming the construct, without anything being executed; texts that are small but
+would be huge once evaluated, refused as too large before anything is built from them.
 """
 import builtins
 import inspect
 import os
 import sys
+import time
+import tracemalloc
 
 import pytest
 import sympy as sp
 from sympy.core.assumptions import _assume_defined
 
-from autograde.trusted.sympy_parser import ASSUMPTIONS, UnsafeExpression, parse_srepr
+from autograde.trusted import sympy_parser
+from autograde.trusted.sympy_parser import (ASSUMPTIONS, MAX_DEPTH, MAX_EXPONENT, MAX_FLOAT_DIGITS,
+                                            ExpressionTooLarge, UnsafeExpression, parse_srepr)
 
 x = sp.Symbol("x", real=True)
 y = sp.Symbol("y", positive=True)
@@ -198,27 +203,30 @@ def test_unsafe_expression_is_a_value_error():
 @pytest.mark.parametrize("text, limits, message", [
     ("exp(" * 30 + "Symbol('x')" + ")" * 30, {"max_depth": 20}, "nested deeper than 20 levels"),
     ("exp(" * 5000 + "Symbol('x')" + ")" * 5000, {"max_length": 10 ** 6}, "not srepr text"),
-    ("-" * 15_000 + "1", {"max_length": 10 ** 6}, "not srepr text"),
+    ("-" * 15_000 + "1", {"max_length": 10 ** 6}, "too deeply nested to read"),
     ("Tuple(" + "Integer(1), " * 200 + ")", {"max_nodes": 100}, "more than 100 syntax nodes"),
     ("Integer(123456)", {"max_int_digits": 5}, "more than 5 digits"),
-    ("Float('1.234567')", {"max_int_digits": 5}, "at most 5 digits"),
+    ("Float('1." + "2" * MAX_FLOAT_DIGITS + "')", {}, f"at most {MAX_FLOAT_DIGITS} digits"),
     ("Symbol('x')", {"max_length": 5}, "at most 5 are accepted"),
 ], ids=["depth", "parser-depth", "unary-chain", "nodes", "int-digits", "float-digits", "length"])
 def test_limits_are_enforced(text, limits, message):
     """Length, nesting depth, node count and digit limits each refuse with their own message."""
-    with pytest.raises(UnsafeExpression) as refused:
+    with pytest.raises(ExpressionTooLarge) as refused:
         parse_srepr(text, **limits)
     assert message in str(refused.value)
 
 
 def test_depth_within_the_default_limit_parses():
-    """An expression nested 150 levels deep (beyond what srepr itself can print) rebuilds."""
-    text = "Add(Integer(1), exp(" * 75 + "Symbol('x')" + "))" * 75
+    """An expression nested just within MAX_DEPTH levels rebuilds; one level more is refused."""
+    pairs = (MAX_DEPTH - 1) // 2  # Add(1, exp(...)) takes two levels, the symbol one more
+    text = "Add(Integer(1), exp(" * pairs + "Symbol('x')" + "))" * pairs
     rebuilt = parse_srepr(text)
-    for _ in range(75):
+    for _ in range(pairs):
         assert isinstance(rebuilt, sp.Add)
         rebuilt = rebuilt.args[1].args[0]
     assert rebuilt == sp.Symbol("x")
+    with pytest.raises(ExpressionTooLarge, match=f"nested deeper than {MAX_DEPTH} levels"):
+        parse_srepr("exp(" * 2 + text + ")" * 2)
 
 
 def test_recursion_limit_is_reported_not_raised():
@@ -236,3 +244,101 @@ def test_recursion_limit_is_reported_not_raised():
 def test_non_text_is_refused():
     with pytest.raises(UnsafeExpression, match="got a bytes"):
         parse_srepr(b"Integer(1)")
+
+
+# --- small texts that would be huge once evaluated -------------------------------------------
+
+X = "Symbol('x', real=True)"
+
+
+def tower(base: str, height: int) -> str:
+    return "Pow(" + base + ", " + tower(base, height - 1) + ")" if height > 1 else base
+
+
+def product(factor: str, count: int) -> str:
+    return "Mul(" + ", ".join([factor] * count) + ")"
+
+
+TOO_LARGE = {
+    "pow-2-to-1e9": ("Pow(Integer(2), Integer(1000000000))", "a power's exponent is 1000000000,"),
+    "x-to-1e9": (f"Pow({X}, Integer(1000000000))", "a power's exponent is 1000000000,"),
+    "x-to-minus-1e9": (f"Pow({X}, Integer(-1000000000))", "a power's exponent is -1000000000,"),
+    "sigmoid-to-1e9": (f"Pow(Add(Integer(1), exp(Mul(Integer(-1), {X}))), Integer(-1000000000))", "exponent"),
+    "rational-exponent": ("Pow(Integer(2), Rational(1000000000, 3))", "a power's exponent is 1000000000/3,"),
+    "root-of-order-1e9": (f"Pow({X}, Rational(1, 1000000000))", "whose denominator is beyond 1000"),
+    "float-exponent": (f"Pow({X}, Float('1.0e9', precision=53))", "a power's exponent is 1000000000.0"),
+    "huge-exponent-digits": ("Pow(Integer(2), Integer(" + "9" * 1999 + "))", "exponent is a number of 1,999 digits"),
+    "nested-powers": ("Pow(Pow(Pow(Integer(10), Integer(1000)), Integer(1000)), Integer(1000))", "digits"),
+    "tower-of-five-2s": (tower("Integer(2)", 5), "could be a number of"),
+    "tower-of-six-2s": (tower("Integer(2)", 6), "could be a number of"),
+    "tower-of-four-x": (tower(X, 4), "could be a number of"),
+    "exponent-hiding-a-number": (f"Pow(Integer(2), Add(Integer(1000000000), {X}))", "could be a number"),
+    "product-of-big-integers": (product("Integer(" + "9" * 1999 + ")", 9), "could be a number"),
+    "integer-part-of-exp-tower": ("floor(exp(exp(Integer(100))))", "could be a number"),
+    "multinomial": ("Pow(Add(Symbol('a'), Symbol('b'), Symbol('c')), Integer(1000))", "up to 501,501 terms"),
+    "product-of-sums": (product("Add(Symbol('a'), Symbol('b'))", 15), "up to 32,768 terms"),
+    "float-1e9999999": ("Float('1e9999999', precision=53)", "beyond 1e±400"),
+    "float-from-int": ("Float(1" + "0" * 500 + ")", "beyond 1e±400"),
+    "tiny-float": ("Float('1e-9999999', precision=53)", "beyond 1e±400"),
+    "float-product": (product("Float('1e300', precision=53)", 2), "a product of numbers is beyond"),
+    "float-digits": ("Float('" + "1" * 1001 + "')", "at most 1000 digits"),
+    "float-precision": ("Float('1.5', precision=100000)", "precision="),
+    "inside-integral": (f"Integral(Pow({X}, Integer(1000000000)), Tuple({X}, Integer(0), Integer(1)))", "exponent"),
+    "inside-matrix": ("ImmutableDenseMatrix([[Integer(1), Pow(Integer(2), Integer(1000000000))]])", "exponent"),
+    "inside-function": ("Function('f')(Pow(Integer(3), Integer(1000000000)))", "exponent"),
+    "inside-tuple": (f"Tuple({X}, Pow(Integer(3), Integer(1000000000)))", "exponent"),
+    "empty-matrix-of-huge-width": ("MutableDenseMatrix(0, " + "9" * 1999 + ", [])", "rows or columns; at most 1000"),
+}
+
+
+@pytest.mark.parametrize("text, message", TOO_LARGE.values(), ids=TOO_LARGE.keys())
+def test_huge_once_evaluated_is_refused_before_it_is_built(text, message):
+    """Each is refused as too large, in a millisecond and without allocating what it describes."""
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(ExpressionTooLarge) as refused:
+            parse_srepr(text)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert message in str(refused.value)
+    assert time.perf_counter() - started < 0.5 and peak < 2_000_000
+
+
+def test_the_refused_node_is_never_constructed(monkeypatch):
+    """The power with a huge exponent is refused before Pow is called on it; its parts were built."""
+    calls = []
+
+    def recorded(name, constructor):
+        def construct(*args, **options):
+            calls.append(name)
+            return constructor(*args, **options)
+        return construct
+
+    for name in ("Pow", "Mul", "Add"):
+        monkeypatch.setitem(sympy_parser._EVALUATED, name, recorded(name, sympy_parser._EVALUATED[name]))
+    with pytest.raises(ExpressionTooLarge):
+        parse_srepr(f"Mul(Integer(3), Pow(Add({X}, Integer(1)), Integer(1000000000)))")
+    assert calls == ["Add"]
+
+
+@pytest.mark.parametrize("text", [
+    f"Pow({X}, Integer({MAX_EXPONENT}))", f"Pow({X}, Integer(-{MAX_EXPONENT}))",
+    f"Pow({X}, Rational(1, {MAX_EXPONENT}))", f"Pow(Add({X}, Integer(1)), Integer({MAX_EXPONENT}))",
+    tower("Integer(2)", 4), tower(X, 3), "Integer(" + "9" * 2000 + ")",
+    "Rational(" + "9" * 2000 + ", " + "7" * 2000 + ")", "Float('1e400', precision=53)",
+    "Float('-1.5e-400', precision=53)", "Float('1.5', precision=3400)", "floor(exp(Integer(1000)))",
+    f"Pow({X}, Mul(Float('0.5', precision=53), Symbol('y')))", f"Pow(Integer(2), Mul(Integer(-1), {X}))",
+    "Pow(Add(Symbol('a'), Symbol('b'), Symbol('c'), Symbol('d')), Integer(47))",
+], ids=["x**1000", "x**-1000", "x**(1/1000)", "(x+1)**1000", "2**2**2**2", "x**x**x", "2000-digits",
+        "rational-2000-digits", "float-1e400", "float-1e-400", "float-3400-bits", "floor-exp-1000",
+        "float-in-symbolic-exponent", "2**-x", "(a+b+c+d)**47"])
+def test_large_but_bounded_is_accepted(text):
+    """At the bounds, and the cheap forms near them, the object is rebuilt."""
+    assert isinstance(parse_srepr(text), sp.Basic)
+
+
+def test_too_large_is_unsafe_expression():
+    """Callers that catch UnsafeExpression also catch ExpressionTooLarge."""
+    assert issubclass(ExpressionTooLarge, UnsafeExpression)

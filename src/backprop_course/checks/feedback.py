@@ -78,6 +78,21 @@ def fail_plain(message: str, tag: str) -> None:
     raise CheckFailure(f"{message}\n[{tag}]", tag)
 
 
+def reject_refused(value: Any, what: str) -> None:
+    """Fail with the grader's own reason and tag when ``value`` stands for an answer the grader
+    refused before checking it (its placeholder carries ``refusal_tag`` and ``refusal_reason``:
+    a SymPy object too large to check safely); do nothing for any other value."""
+    __tracebackhide__ = True
+    try:
+        tag, reason = getattr(value, "refusal_tag", None), getattr(value, "refusal_reason", None)
+    except Exception:  # a student's object whose attribute lookup fails is no refusal
+        return
+    if type(tag) is str and type(reason) is str:
+        raise CheckFailure(f"{what} was refused before checking: {reason}\n[{tag}] No answer here needs "
+                           "numbers, powers or nesting this large: build it from the given symbols with small "
+                           "powers (x**2, not x**(10**9)) and sp.exp, sp.tanh, sp.diff.", tag)
+
+
 def defined(name: str, namespace: dict) -> Any:
     """The value a notebook gave ``name``, or a failure telling the student to run its answer cell."""
     __tracebackhide__ = True

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 
-from .feedback import GENERIC_TAG, Mistake, describe_call, fail, fail_plain, short_repr
+from .feedback import GENERIC_TAG, Mistake, describe_call, fail, fail_plain, reject_refused, short_repr
 
 RTOL, ATOL = 1e-7, 1e-10
 
@@ -38,6 +38,7 @@ def as_float(value: Any, what: str) -> float:
     __tracebackhide__ = True
     number = _real_scalar(value)
     if number is None:
+        reject_refused(value, what)
         hint = "Return a single number (a Python float)."
         if isinstance(value, np.ndarray):
             hint += " You returned an array; if it holds one value, use float(...) on it."
@@ -49,6 +50,7 @@ def as_float_array(value: Any, what: str, shape: Optional[tuple] = None) -> np.n
     """``value`` as a fresh plain float64 array of the given shape, or a failure."""
     __tracebackhide__ = True
     if not isinstance(value, np.ndarray):
+        reject_refused(value, what)
         fail(what, f"{short_repr(value)} of type {type(value).__name__}",
              f"a NumPy array{'' if shape is None else f' of shape {shape}'}", "not-an-array",
              "Return a NumPy array (np.array(...) or array arithmetic), not a list, tuple or number.")

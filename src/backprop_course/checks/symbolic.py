@@ -20,7 +20,7 @@ import numpy as np
 import sympy as sp
 
 from ..seeding import rng
-from .feedback import GENERIC_TAG, Mistake, fail, fail_plain, short_repr
+from .feedback import GENERIC_TAG, Mistake, fail, fail_plain, reject_refused, short_repr
 
 DEFAULT_DOMAIN = (-4.0, 4.0)
 N_POINTS = 12
@@ -59,6 +59,7 @@ def as_expression(value: Any, what: str) -> sp.Expr:
     if isinstance(value, int) and not isinstance(value, bool):
         value = sp.Integer(int.__index__(value))  # a constant answer such as 0 is still exact
     if not isinstance(value, sp.Expr):
+        reject_refused(value, what)
         fail(what, f"{short_repr(value)} of type {type(value).__name__}", "a SymPy expression", "not-sympy",
              "Build the answer from the provided SymPy symbols and sp.exp, sp.tanh, sp.diff …; "
              "a string, a Python function or a number computed with math/NumPy is not an expression.")
@@ -196,5 +197,6 @@ def check_tuple(got: Any, length: int, what: str) -> tuple:
     """Check that ``got`` is a tuple (or list) of ``length`` items; return it as a tuple."""
     __tracebackhide__ = True
     if not isinstance(got, (tuple, list)) or len(got) != length:
+        reject_refused(got, what)
         fail_plain(f"{what} should be a tuple of {length} items, but it is {short_repr(got)}.", "wrong-shape")
     return tuple(got)
