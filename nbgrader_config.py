@@ -19,3 +19,10 @@ c.IgnorePattern.pattern = r"(Warning:|Matplotlib is building the font cache|find
 
 # Kernels run on loopback only; keep their start-up log lines out of the grading output.
 c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
+
+# Feedback pages (`nbgrader generate_feedback`, the formgrader's button, `python -m autograde grade`)
+# never show hidden tests: tracebacks, hidden code and hidden tests' inputs and expected values are cut.
+c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades", "autograde.feedback_safety.SafeFeedback"]
+c.GenerateFeedback.exporter_class = "autograde.feedback.FeedbackExporter"  # the course's accessible page
+# After the deadline, True shows hidden tests' messages (inputs, expected values) in full; never their code.
+c.SafeFeedback.reveal_hidden_details = False
