@@ -44,15 +44,19 @@ def hidden_code(solutions: Path, released: Path) -> set[str]:
             if len(ln.strip()) > 12 and ln.strip() not in shown}
 
 
-def hidden_failures(autograded: Path) -> dict[str, str]:
-    """grade_id → the full failure message of each failed hidden test cell, as the autograde left it."""
+def hidden_errors(autograded: Path) -> dict[str, tuple[str, str]]:
+    """grade_id → (ename, full message) of each failed hidden test cell, as the autograde left it."""
     found = {}
     for cell in nbformat.read(autograded, as_version=4).cells:
         if "BEGIN HIDDEN TESTS" in cell.source:
             errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
             if errors:
-                found[cell.metadata.nbgrader.grade_id] = errors[0].evalue
+                found[cell.metadata.nbgrader.grade_id] = (errors[0].ename, errors[0].evalue)
     return found
+
+
+def hidden_failures(autograded: Path) -> dict[str, str]:
+    return {grade_id: message for grade_id, (_, message) in hidden_errors(autograded).items()}
 
 
 def secrets_of(message: str) -> list[str]:
@@ -138,13 +142,17 @@ def test_real_pages_show_no_hidden_code(real):
 def test_real_hidden_failures_show_tag_and_hint_never_input_or_expected_value(real):
     course, batch = real
     for student in ("wrongdf", "echo", "untouched"):
-        failures = hidden_failures(autograded(course, student))
+        failures = hidden_errors(autograded(course, student))
         text = page_text(batch[f"{student}/{REAL}/{REAL}.html"])
         assert failures, student
-        for grade_id, message in failures.items():
+        for grade_id, (ename, message) in failures.items():
             assert [s for s in secrets_of(message) if s in text] == [], (student, grade_id)
-            tag = re.match(r"\[[a-z0-9-]+\]", message.split("\n")[-1]).group()
-            assert re.search(rf"CheckFailure: {re.escape(tag)} .+\n{re.escape(HIDDEN_NOTE)}", text), (student, grade_id)
+            tag = re.match(r"\[[a-z0-9-]+\]", message.split("\n")[-1])
+            if ename == "CheckFailure" and tag:  # the tag and its explanation, then the note
+                assert re.search(rf"CheckFailure: {re.escape(tag.group())} .+\n{re.escape(HIDDEN_NOTE)}", text), grade_id
+            else:  # e.g. NameError for a name never defined: its name and the note only
+                assert f"{ename}: {HIDDEN_NOTE}" in text and message not in text, (student, grade_id)
+    assert any(ename == "NameError" for ename, _ in hidden_errors(autograded(course, "untouched")).values())
 
 
 def test_real_example_wrong_df_reads_as_tag_and_explanation(real):
