@@ -5,7 +5,7 @@ BIN    := $(abspath $(VENV))/bin
 # nbgrader shells out to alembic: the environment's bin/ must come first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup chromium postgres sandbox demo test release grade lab bench bench-grading clean
+.PHONY: setup chromium postgres sandbox axe demo test release grade lab bench bench-grading clean
 
 setup: $(VENV)/.installed
 
@@ -37,7 +37,16 @@ sandbox:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } || \
 	  echo "bubblewrap is missing (sudo apt-get install bubblewrap): student code gets a weaker sandbox"
 
-test: setup chromium postgres sandbox  ## the whole test suite
+# The accessibility tests inject axe-core (from npm) into the pages they check; git-ignored under build/.
+AXE := build/axe/node_modules/axe-core/axe.min.js
+axe: $(AXE)
+$(AXE):
+	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; } || \
+	  { echo "npm is needed for the accessibility tests: sudo apt-get install npm"; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix build/axe axe-core@4
+
+test: setup chromium postgres sandbox axe  ## the whole test suite
 	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 release: setup   ## regenerate course/ from solutions/

@@ -32,3 +32,10 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+
+# Feedback pages (`nbgrader generate_feedback`, the formgrader's button, `python -m autograde grade`)
+# never show hidden tests: tracebacks, hidden code and hidden tests' inputs and expected values are cut.
+c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades", "autograde.feedback_safety.SafeFeedback"]
+c.GenerateFeedback.exporter_class = "autograde.feedback.FeedbackExporter"  # the course's accessible page
+# After the deadline, True shows hidden tests' messages (inputs, expected values) in full; never their code.
+c.SafeFeedback.reveal_hidden_details = False

@@ -1,20 +1,30 @@
 """The class report: one HTML page with plots of how the whole class did, for the instructor.
 
 Score spread per notebook, pass rate per test cell, misconception tags, slowest gradings and failed
-gradings. The PNGs are written beside the page and referenced by relative path. Every piece of
-student-provided text (ids, messages) is escaped.
+gradings. The PNGs are written beside the page and referenced by relative path. The page is rendered
+by a Jinja2 template with autoescaping, so student-provided text (ids, messages) is always escaped.
+It is meant to meet WCAG 2.1 AA: every figure has a text alternative stating its key numbers and a
+table with all of them, headings go h1 → h2, colours are colour-blind safe and never the only cue,
+and no text of a figure overlaps another (tests/autograde/test_class_report.py checks each figure).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from html import escape
 from pathlib import Path
 from statistics import mean
+from typing import TYPE_CHECKING
 
 from .results import SubmissionResult
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 PAGE = "class-report.html"
+TEMPLATES = Path(__file__).parent / "templates"
 SLOWEST = 10
+IN_ALT = 5  # rows named in a figure's text alternative; the table below it has them all
+# Okabe and Ito's palette, distinguishable with every common colour-vision deficiency.
+BLUE, VERMILLION, GREEN, ORANGE, PURPLE = "#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7"
 
 
 @dataclass
@@ -62,60 +72,73 @@ def slowest(seconds: dict[tuple[str, str], float], limit: int = SLOWEST) -> list
     return sorted(rows, key=lambda row: (-row[2], row[0], row[1]))[:limit]
 
 
-# --- plots ---------------------------------------------------------------------------------------
+# --- figures -------------------------------------------------------------------------------------
+
+@dataclass
+class Chart:
+    """One figure of the report: the PNG's file name, the matplotlib figure and its text alternative."""
+
+    file: str
+    figure: Figure
+    alt: str
+
 
 def _figure(width: float, height: float):
-    """A matplotlib figure drawn by the Agg canvas, without pyplot's global state."""
+    """A matplotlib figure drawn by the Agg canvas, without pyplot's global state. Constrained layout
+    keeps every title, label and suptitle clear of the others."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(width, height), dpi=100)
+    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
 
 
-def _save(figure, out_dir: Path, name: str) -> str:
-    figure.tight_layout()
-    figure.savefig(out_dir / name, format="png")
-    return name
+def _percent(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.0f}%"
 
 
-def _score_plot(results: list[SubmissionResult], out_dir: Path) -> str | None:
-    """Strip plot: each submission's autograded percentage, one column per assignment, mean marked."""
+def score_chart(results: list[SubmissionResult]) -> Chart | None:
+    """Strip plot: each submission's autograded percentage, one row per assignment, mean marked."""
     graded = [r for r in results if r.auto_max > 0]
     if not graded:
         return None
     assignments = sorted({r.assignment for r in graded})
-    figure = _figure(max(6.0, 1.3 * len(assignments)), 4.5)
+    figure = _figure(8.0, 1.6 + 0.55 * len(assignments))
     axes = figure.add_subplot()
-    for x, assignment in enumerate(assignments):
+    means = {}
+    for y, assignment in enumerate(assignments):
         percents = [100 * r.auto_score / r.auto_max for r in graded if r.assignment == assignment]
+        means[assignment] = (mean(percents), len(percents))
         jitter = [((i * 0.618) % 1 - 0.5) * 0.4 for i in range(len(percents))]  # spread ties, same every run
-        axes.scatter([x + j for j in jitter], percents, s=18, alpha=0.6, color="tab:blue", zorder=3,
-                     label="one submission" if x == 0 else None)
-        axes.hlines(mean(percents), x - 0.3, x + 0.3, color="tab:red", linewidth=2, label="mean" if x == 0 else None)
-    axes.set_xticks(range(len(assignments)), assignments, rotation=30, ha="right")
-    axes.set_xlim(-0.6, len(assignments) - 0.4)
-    axes.set_ylim(-5, 125)  # the band above 100 % holds the legend
-    axes.set_yticks(range(0, 101, 20))
-    axes.set_xlabel("assignment")
-    axes.set_ylabel("autograded score (% of points)")
+        axes.scatter(percents, [y + j for j in jitter], s=18, alpha=0.6, color=BLUE, marker="o", zorder=3,
+                     label="one submission" if y == 0 else None)
+        axes.vlines(mean(percents), y - 0.35, y + 0.35, color=VERMILLION, linewidth=2.5,
+                    label="mean" if y == 0 else None)
+    axes.set_yticks(range(len(assignments)), assignments, fontsize=9)
+    axes.set_ylim(len(assignments) - 0.4, -0.6)  # the first assignment on top
+    axes.set_xlim(-3, 103)
+    axes.set_xticks(range(0, 101, 20))
+    axes.set_xlabel("autograded score (% of points)")
     axes.set_title("Score distribution per notebook")
-    axes.legend(loc="upper center", ncol=2)
-    return _save(figure, out_dir, "score-distribution.png")
+    figure.legend(loc="outside lower center", ncol=2)
+    alt = ("Autograded score of each submission in percent, one row of dots per notebook, its mean "
+           "marked by a bar. Means: " + "; ".join(f"{a} {m:.0f}% ({n} submissions)" for a, (m, n) in means.items())
+           + ".")
+    return Chart("score-distribution.png", figure, alt)
 
 
-def _pass_rate_plot(rates: dict[str, list[tuple[str, int, int]]], out_dir: Path) -> str | None:
+def pass_rate_chart(rates: dict[str, list[tuple[str, int, int]]]) -> Chart | None:
     """Horizontal bars per assignment, one bar per test cell, worst at the top."""
     if not rates:
         return None
     heights = [len(rows) for rows in rates.values()]
-    figure = _figure(8.0, 1.2 * len(rates) + 0.3 * sum(heights))
+    figure = _figure(8.0, 1.2 * len(rates) + 0.3 * sum(heights) + 0.6)
     panels = figure.subplots(len(rates), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
     for axes, (assignment, rows) in zip(panels, rates.items()):
         labels = [grade_id for grade_id, _, _ in rows]
         percents = [100 * passed / total for _, passed, total in rows]
-        bars = axes.barh(range(len(rows)), percents, color="tab:green")
+        bars = axes.barh(range(len(rows)), percents, color=GREEN)
         axes.bar_label(bars, [f"{passed}/{total}" for _, passed, total in rows], padding=3, fontsize=7)
         axes.set_yticks(range(len(rows)), labels, fontsize=8)
         axes.invert_yaxis()
@@ -124,48 +147,62 @@ def _pass_rate_plot(rates: dict[str, list[tuple[str, int, int]]], out_dir: Path)
         axes.set_title(assignment, fontsize=10)
     panels[-1].set_xlabel("submissions with full marks (%)")
     figure.suptitle("Pass rate per test cell (worst first)")
-    return _save(figure, out_dir, "pass-rates.png")
+    worst = sorted(((passed / total, a, g, passed, total) for a, rows in rates.items() for g, passed, total in rows))
+    alt = ("Bars: the share of submissions with full marks for each test cell, one panel per notebook. "
+           "Lowest: " + "; ".join(f"{a} / {g} {p}/{t} ({_percent(p, t)})" for _, a, g, p, t in worst[:IN_ALT])
+           + ". The table below lists every test cell.")
+    return Chart("pass-rates.png", figure, alt)
 
 
-def _tag_plot(tags: list[TagCount], out_dir: Path) -> str | None:
+def tag_chart(tags: list[TagCount]) -> Chart | None:
     if not tags:
         return None
     figure = _figure(8.0, 1.5 + 0.3 * len(tags))
     axes = figure.add_subplot()
-    axes.barh(range(len(tags)), [t.count for t in tags], color="tab:orange")
+    from matplotlib.ticker import MaxNLocator
+
+    bars = axes.barh(range(len(tags)), [t.count for t in tags], color=ORANGE)
+    axes.bar_label(bars, [str(t.count) for t in tags], padding=3, fontsize=7)
     axes.set_yticks(range(len(tags)), [t.tag for t in tags], fontsize=8)
     axes.invert_yaxis()
+    axes.set_xlim(0, max(t.count for t in tags) * 1.12)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("test cells that raised the tag (all submissions)")
     axes.set_title("Misconceptions across the class")
-    return _save(figure, out_dir, "misconceptions.png")
+    alt = (f"Bars: how many test cells raised each of {len(tags)} misconception tags, most frequent first: "
+           + "; ".join(f"{t.tag} {t.count}" for t in tags[:IN_ALT]) + ". The table below lists every tag.")
+    return Chart("misconceptions.png", figure, alt)
 
 
-def _slowest_plot(rows: list[tuple[str, str, float]], out_dir: Path) -> str | None:
+def slowest_chart(rows: list[tuple[str, str, float]]) -> Chart | None:
     if not rows:
         return None
     figure = _figure(8.0, 1.5 + 0.3 * len(rows))
     axes = figure.add_subplot()
-    axes.barh(range(len(rows)), [s for _, _, s in rows], color="tab:purple")
+    bars = axes.barh(range(len(rows)), [s for _, _, s in rows], color=PURPLE)
+    axes.bar_label(bars, [f"{s:.1f} s" for _, _, s in rows], padding=3, fontsize=7)
     axes.set_yticks(range(len(rows)), [f"{student} / {assignment}" for student, assignment, _ in rows], fontsize=8)
     axes.invert_yaxis()
+    axes.set_xlim(0, max(s for _, _, s in rows) * 1.15)
     axes.set_xlabel("grading wall time (s)")
     axes.set_title(f"Slowest {len(rows)} gradings")
-    return _save(figure, out_dir, "slowest.png")
+    alt = (f"Bars: the {len(rows)} slowest gradings in seconds, slowest first: "
+           + "; ".join(f"{student} / {assignment} {s:.1f} s" for student, assignment, s in rows[:IN_ALT])
+           + ". The table below lists them all.")
+    return Chart("slowest.png", figure, alt)
+
+
+def charts(results: list[SubmissionResult], seconds: dict[tuple[str, str], float] | None = None) -> dict[str, Chart]:
+    """The report's figures by section (scores, pass_rates, tags, slowest); a section with no data has none."""
+    made = {"scores": score_chart(results), "pass_rates": pass_rate_chart(pass_rates(results)),
+            "tags": tag_chart(tag_counts(results)), "slowest": slowest_chart(slowest(seconds or {}))}
+    return {name: chart for name, chart in made.items() if chart is not None}
 
 
 # --- HTML ----------------------------------------------------------------------------------------
 
-def _table(header: list[str], rows: list[list]) -> str:
-    head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _image(name: str | None, alt: str) -> str:
-    return f'<img src="{escape(name)}" alt="{escape(alt)}">' if name else ""
-
-
-def _summary(results: list[SubmissionResult]) -> str:
+def _overview(results: list[SubmissionResult]) -> tuple[list[list], list[list]]:
+    """(the class in numbers, one row per assignment: submissions, mean score, mean %)."""
     by_assignment: dict[str, list[SubmissionResult]] = {}
     for r in results:
         by_assignment.setdefault(r.assignment, []).append(r)
@@ -178,21 +215,15 @@ def _summary(results: list[SubmissionResult]) -> str:
         score = f"{mean(r.auto_score for r in graded):.2f} / {max(r.auto_max for r in graded):g}" if graded else "—"
         percent = f"{mean(100 * r.auto_score / r.auto_max for r in graded):.0f}%" if graded else "—"
         rows.append([assignment, len(mine), score, percent])
-    return (_table(["", "number"], numbers)
-            + (_table(["assignment", "submissions", "mean autograded score", "mean %"], rows) if rows else ""))
+    return numbers, rows
 
 
-def _section(title: str, body: str) -> str:
-    return f"<section><h2>{escape(title)}</h2>{body}</section>"
+def _template():
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-
-def _none(text: str) -> str:
-    return f'<p class="none">{escape(text)}</p>'
-
-
-STYLE = """body{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;
-vertical-align:top}th{background:#f3f3f3}img{max-width:100%}.none{color:#666;font-style:italic}"""
+    environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2"]),
+                              trim_blocks=True, lstrip_blocks=True)
+    return environment.get_template("class-report.html.j2")
 
 
 def write_class_report(results: list[SubmissionResult], out_dir: Path,
@@ -204,31 +235,18 @@ def write_class_report(results: list[SubmissionResult], out_dir: Path,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rates, tags, slow = pass_rates(results), tag_counts(results), slowest(seconds or {})
-    failed = sorted((r for r in results if r.error), key=lambda r: (r.assignment, r.student))
-
-    scores = _image(_score_plot(results, out_dir), "autograded score of every submission, per notebook")
-    rate_rows = [[a, grade_id, f"{passed}/{total}", f"{100 * passed / total:.0f}%"]
-                 for a, rows in rates.items() for grade_id, passed, total in rows]
-    tag_rows = [[t.tag, t.count, ", ".join(t.cells), t.students] for t in tags]
-    slow_rows = [[i, student, assignment, f"{s:.1f}"] for i, (student, assignment, s) in enumerate(slow, 1)]
-    sections = [
-        _section("Summary", _summary(results) if results else _none("No submissions.")),
-        _section("Score distribution per notebook", scores or _none("No autograded scores.")),
-        _section("Pass rate per test cell", _image(_pass_rate_plot(rates, out_dir), "pass rate per test cell")
-                 + _table(["assignment", "test cell", "full marks", "pass rate"], rate_rows)
-                 if rates else _none("No test cells were graded.")),
-        _section("Misconceptions", _image(_tag_plot(tags, out_dir), "misconception tag counts")
-                 + _table(["tag", "count", "where (assignment / test cell)", "students"], tag_rows)
-                 if tags else _none("No misconception tags were raised.")),
-        _section("Slowest gradings", _image(_slowest_plot(slow, out_dir), "slowest gradings")
-                 + _table(["rank", "student", "assignment", "seconds"], slow_rows)
-                 if slow else _none("No grading times were recorded.")),
-        _section("Failed gradings", _table(["student", "assignment", "reason"],
-                                           [[r.student, r.assignment, r.error] for r in failed])
-                 if failed else _none("Every grading finished.")),
-    ]
+    figures = charts(results, seconds)
+    for chart in figures.values():
+        chart.figure.savefig(out_dir / chart.file, format="png")
+    numbers, per_assignment = _overview(results)
     page = out_dir / PAGE
-    page.write_text("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                    f"<title>Class report</title><style>{STYLE}</style></head>"
-                    f"<body><h1>Class report</h1>{''.join(sections)}</body></html>\n", encoding="utf-8")
+    page.write_text(_template().render(
+        results=results, numbers=numbers, per_assignment=per_assignment, charts=figures,
+        rates=[[a, grade_id, f"{passed}/{total}", _percent(passed, total)]
+               for a, rows in rates.items() for grade_id, passed, total in rows],
+        tags=[[t.tag, t.count, ", ".join(t.cells), t.students] for t in tags],
+        slow=[[i, student, assignment, f"{s:.1f}"] for i, (student, assignment, s) in enumerate(slow, 1)],
+        failed=[[r.student, r.assignment, r.error]
+                for r in sorted((r for r in results if r.error), key=lambda r: (r.assignment, r.student))],
+    ), encoding="utf-8")
     return page

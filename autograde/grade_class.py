@@ -123,20 +123,19 @@ def export_csv(grader, path: Path) -> Path:
 
 
 def write_feedback(grader, course: Path, results) -> list[Path]:
-    from .feedback import write_feedback as render
+    """Each graded submission's pages, by nbgrader's GenerateFeedback as the formgrader writes them."""
+    import sys
+
+    from .feedback import write_pages
 
     written = []
     for result in results:
         if result.error or not result.cells:
             continue
-        autograded = Path(grader.coursedir.format_path(grader.coursedir.autograded_directory,
-                                                       result.student, result.assignment))
-        released = Path(grader.coursedir.format_path(grader.coursedir.release_directory, ".",
-                                                     result.assignment))
-        for notebook in sorted(autograded.glob("*.ipynb")):
-            out = Path(grader.coursedir.format_path(grader.coursedir.feedback_directory, result.student,
-                                                    result.assignment)) / f"{notebook.stem}.html"
-            written.append(render(result, notebook, released / notebook.name, out))
+        try:
+            written += write_pages(grader, result.student, result.assignment)
+        except RuntimeError as error:  # one student's page must not stop the others' or the report
+            print(f"WARNING: {error}", file=sys.stderr)
     return written
 
 

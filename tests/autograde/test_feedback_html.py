@@ -1,168 +1,196 @@
-"""Feedback pages show each failure's message and the score, and never a line of hidden test code."""
+"""Every route writes the same safe feedback page: `python -m autograde grade`, nbgrader's API as the
+formgrader's "Generate Feedback" button calls it (forced), and the `nbgrader generate_feedback --force`
+CLI. No page shows hidden test code, a hidden test's input or its expected value; stock nbgrader,
+without the course's nbgrader_config.py settings, shows all three (the control)."""
 from __future__ import annotations
 
 import html
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from support.tiny_course import ASSIGNMENT as TINY, HIDDEN_LINE, make_course, submit
 
-from autograde import results, sample_class, submissions
-from autograde.feedback import MAX_OUTPUT_CHARS, feedback_notebook, strip_hidden_tests, write_feedback
+from autograde import grade_class, sample_class, submissions
+from autograde.feedback_safety import HIDDEN_NOTE
 from autograde.nbgrader_app import api
 from autograde.release import REPO, generate
-from autograde.results import CellResult, SubmissionResult
 
-ASSIGNMENT = "03_numerical_checks"
-SOLUTIONS = REPO / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-RELEASE = REPO / "course" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+REAL = "01_gradient_descent"
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
-TAGGED = "AssertionError: [forward-is-central] forward_difference returned 12.25, the central difference"
+LONG_NUMBER = re.compile(r"-?\d+\.\d{4,}")
+STOCK = {"GenerateFeedback.preprocessors": ["nbgrader.preprocessors.GetGrades",
+                                            "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"],
+         "GenerateFeedback.exporter_class": "nbconvert.exporters.HTMLExporter"}
 
 
-def hidden_lines(solutions: Path = SOLUTIONS, release: Path = RELEASE) -> set[str]:
-    """Every line of over 12 characters inside a hidden-test region that the release does not show."""
-    released = "\n".join(c.source for c in nbformat.read(release, as_version=4).cells)
-    lines = {line.strip() for cell in nbformat.read(solutions, as_version=4).cells
-             for region in HIDDEN.findall(cell.source) for line in region.splitlines()}
-    return {line for line in lines if len(line) > 12 and line not in released}
-
-
-def page_text(path: Path) -> str:
+def page_text(body: str) -> str:
     """What a reader of the page sees: tags removed (syntax highlighting splits lines), entities decoded."""
-    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text()))
+    return html.unescape(re.sub(r"<[^>]+>", "", body))
 
 
-def leaks(path: Path, lines: set[str]) -> list[str]:
-    text = page_text(path)
-    return sorted(line for line in lines if line in text)
+def pages(course: Path) -> dict[str, str]:
+    return {str(p.relative_to(course / "feedback")): p.read_text() for p in sorted((course / "feedback").rglob("*.html"))}
 
 
-def _grade_id(cell) -> str:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+def hidden_code(solutions: Path, released: Path) -> set[str]:
+    """Every line of over 12 characters inside a hidden-test region that the release does not show."""
+    shown = released.read_text()
+    regions = [HIDDEN.findall(c.source) for c in nbformat.read(solutions, as_version=4).cells]
+    return {ln.strip() for found in regions for region in found for ln in region.splitlines()
+            if len(ln.strip()) > 12 and ln.strip() not in shown}
 
+
+def hidden_errors(autograded: Path) -> dict[str, tuple[str, str]]:
+    """grade_id → (ename, full message) of each failed hidden test cell, as the autograde left it."""
+    found = {}
+    for cell in nbformat.read(autograded, as_version=4).cells:
+        if "BEGIN HIDDEN TESTS" in cell.source:
+            errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+            if errors:
+                found[cell.metadata.nbgrader.grade_id] = (errors[0].ename, errors[0].evalue)
+    return found
+
+
+def hidden_failures(autograded: Path) -> dict[str, str]:
+    return {grade_id: message for grade_id, (_, message) in hidden_errors(autograded).items()}
+
+
+def secrets_of(message: str) -> list[str]:
+    """What a hidden failure must not give away: its lines before the [tag] line and their long numbers."""
+    lines = [ln.strip() for ln in message.split("\n")[:-1] if ln.strip()]
+    return lines + LONG_NUMBER.findall("\n".join(lines))
+
+
+def run_cli(course: Path, assignment: str) -> None:
+    done = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "generate_feedback", assignment, "--force"],
+                          cwd=course, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+# --- the tiny course: a hidden plain assert, a student who prints the hidden input ---------------------
 
 @pytest.fixture(scope="module")
-def fake_autograded(tmp_path_factory) -> Path:
-    """The solutions notebook (hidden tests in place) with outputs as nbgrader's autograding leaves them:
-    a failing hidden test whose traceback quotes a hidden line, a huge print, an HTML output; and a
-    written answer holding a script."""
-    nb = nbformat.read(SOLUTIONS, as_version=4)
-    hidden_cell = next(c for c in nb.cells if _grade_id(c) == "test_forward_difference_hidden")
-    quoted = HIDDEN.search(hidden_cell.source).group(1).splitlines()[2]
-    hidden_cell.outputs = [
-        nbformat.v4.new_output("stream", name="stdout", text="x" * (MAX_OUTPUT_CHARS + 5000)),
-        nbformat.v4.new_output("display_data", data={"text/html": "<script>alert('html output')</script>",
-                                                     "text/plain": "<IPython.core.display.HTML object>"}),
-        nbformat.v4.new_output("error", ename="AssertionError", evalue=TAGGED.split(": ", 1)[1],
-                               traceback=["Traceback (most recent call last):", f"----> 7 {quoted}",
-                                          TAGGED]),
-    ]
-    written = next(c for c in nb.cells if _grade_id(c) == "written_step_size")
-    written.source += "\n\n<script>alert('written answer')</script>"
-    path = tmp_path_factory.mktemp("autograded") / f"{ASSIGNMENT}.ipynb"
-    nbformat.write(nb, path)
-    return path
+def tiny(tmp_path_factory):
+    course = make_course(tmp_path_factory.mktemp("tiny") / "course")
+    submit(course, "honest")
+    submit(course, "echo", "def square(x):\n    print('square called with', x)\n    return 2 * x")
+    outcome = grade_class.run(course, grade_class.Settings(progress=False, workers=2, report=False))
+    assert sorted(p.parent.parent.name for p in outcome.feedback) == ["echo", "honest"]
+    return course, pages(course)
 
 
-def fake_result(student: str = "sam") -> SubmissionResult:
-    return SubmissionResult(student, ASSIGNMENT, [
-        CellResult("test_forward_difference", 1.0, 1.0, False),
-        CellResult("test_forward_difference_hidden", 0.0, 2.0, False, TAGGED, ("forward-is-central",)),
-        CellResult("written_step_size", None, 2.0, True),
-        CellResult("written_float32", None, 2.0, True),
-    ])
+def test_tiny_batch_pages_show_no_hidden_line_input_or_value(tiny):
+    course, batch = tiny
+    echo = page_text(batch[f"echo/{TINY}/{TINY}.html"])
+    assert "[wrong-square] square(3) should be 9" in echo  # a visible test shows its whole message
+    for body in batch.values():
+        assert HIDDEN_LINE not in page_text(body) and "12345" not in body and "152399025" not in body
 
+
+def test_tiny_formgrader_and_cli_routes_write_the_batch_pages_byte_for_byte(tiny, tmp_path):
+    course, batch = tiny
+    for student in ("echo", "honest"):
+        assert api(course).generate_feedback(TINY, student, force=True)["success"]
+    assert pages(course) == batch
+    run_cli(course, TINY)
+    assert pages(course) == batch
+
+
+def test_tiny_stock_nbgrader_leaks_the_hidden_test(tiny):
+    """The control: nbgrader's own feedback settings put the hidden line and its values on the page."""
+    course, batch = tiny
+    try:
+        assert api(course, **STOCK).generate_feedback(TINY, "echo", force=True)["success"]
+        leaked = (course / "feedback" / "echo" / TINY / f"{TINY}.html").read_text()
+        assert HIDDEN_LINE in page_text(leaked) and "12345" in leaked
+    finally:
+        api(course).generate_feedback(TINY, "echo", force=True)
+    assert pages(course) == batch
+
+
+# --- a real notebook: 01 with df missing its -4, and a df that prints its input ------------------------
 
 @pytest.fixture(scope="module")
-def fake_page(fake_autograded, tmp_path_factory) -> Path:
-    return write_feedback(fake_result(), fake_autograded, RELEASE, tmp_path_factory.mktemp("out") / "sam" / "fb.html")
+def real(tmp_path_factory):
+    course = sample_class.prepare_course(tmp_path_factory.mktemp("real") / "course")
+    generate(course, [REAL])
+    wrong = {"df": "def df(x):\n    return 2 * x"}
+    echo = {"df": "def df(x):\n    print('df called with', x)\n    return 2 * x - 4.5"}
+    for student, answers in (("wrongdf", wrong), ("echo", echo)):
+        submissions.write(submissions.build(REAL, "solution", answers), course, student, REAL)
+    submissions.write(submissions.build(REAL, "untouched"), course, "untouched", REAL)
+    grade_class.run(course, grade_class.Settings(progress=False, workers=2, report=False))
+    return course, pages(course)
 
 
-def test_the_detector_finds_the_leak_nbgrader_feedback_would_have(fake_autograded, tmp_path):
-    """Control: rendering the autograded notebook as is (as nbgrader's generate_feedback does) leaks."""
-    from nbconvert import HTMLExporter
-
-    body, _ = HTMLExporter(template_name="lab").from_filename(str(fake_autograded))
-    (tmp_path / "raw.html").write_text(body)
-    assert len(leaks(tmp_path / "raw.html", hidden_lines())) > 50
+def autograded(course: Path, student: str) -> Path:
+    return course / "autograded" / student / REAL / f"{REAL}.ipynb"
 
 
-def test_no_hidden_test_line_appears_in_the_page(fake_page):
-    assert hidden_lines(), "the solutions notebook should hold hidden tests"
-    assert leaks(fake_page, hidden_lines()) == []
+def test_real_pages_show_no_hidden_code(real):
+    course, batch = real
+    code = hidden_code(REPO / "solutions" / REAL / f"{REAL}.ipynb", course / "course" / REAL / f"{REAL}.ipynb")
+    assert len(code) > 20 and any(line in autograded(course, "wrongdf").read_text() for line in code)
+    for name, body in batch.items():
+        assert [line for line in code if line in page_text(body)] == [], name
 
 
-def test_errors_show_only_the_tagged_message(fake_page):
-    text = page_text(fake_page)
-    assert TAGGED in text
-    assert "Traceback (most recent call last)" not in text
+def test_real_hidden_failures_show_tag_and_hint_never_input_or_expected_value(real):
+    course, batch = real
+    for student in ("wrongdf", "echo", "untouched"):
+        failures = hidden_errors(autograded(course, student))
+        text = page_text(batch[f"{student}/{REAL}/{REAL}.html"])
+        assert failures, student
+        for grade_id, (ename, message) in failures.items():
+            assert [s for s in secrets_of(message) if s in text] == [], (student, grade_id)
+            tag = re.match(r"\[[a-z0-9-]+\]", message.split("\n")[-1])
+            if ename == "CheckFailure" and tag:  # the tag and its explanation, then the note
+                assert re.search(rf"CheckFailure: {re.escape(tag.group())} .+\n{re.escape(HIDDEN_NOTE)}", text), grade_id
+            else:  # e.g. NameError for a name never defined: its name and the note only
+                assert f"{ename}: {HIDDEN_NOTE}" in text and message not in text, (student, grade_id)
+    assert any(ename == "NameError" for ename, _ in hidden_errors(autograded(course, "untouched")).values())
 
 
-def test_summary_shows_student_score_cell_scores_and_pending_written_answers(fake_page):
-    text = page_text(fake_page)
-    assert "Student: sam" in text
-    assert "Autograded score: 1 / 3" in text
-    assert "test_forward_difference_hidden0 / 2" in text  # cell, then its score, in one table row
-    assert "2 written answers await hand grading" in text
-    assert "awaits hand grading / 2" in text
+def test_real_example_wrong_df_reads_as_tag_and_explanation(real):
+    course, batch = real
+    message = hidden_failures(autograded(course, "wrongdf"))["test_df_hidden"]
+    assert message.startswith("df(") and "\n  expected: " in message  # what the autograded notebook holds
+    text = page_text(batch[f"wrongdf/{REAL}/{REAL}.html"])
+    shown = "CheckFailure: [missing-linear-term] You left out the derivative of the term -4*x, which is the constant -4."
+    assert f"{shown}\n{HIDDEN_NOTE}" in text
+    assert "CheckFailure: df(8.0) returned 16.0\n  expected: 12.0" in text  # the visible test shows everything
 
 
-def test_visible_tests_keep_their_released_source(fake_page):
-    released = next(c for c in nbformat.read(RELEASE, as_version=4).cells if _grade_id(c) == "test_forward_difference")
-    text = page_text(fake_page)
-    assert all(line in text for line in released.source.splitlines() if line.strip())
+def test_real_summary_has_scores_messages_and_pending_written_answers(real):
+    course, batch = real
+    text = page_text(batch[f"wrongdf/{REAL}/{REAL}.html"])
+    assert "Student: wrongdf." in text and "Autograded score: 5 / 9" in text
+    assert "2 written answers await hand grading." in text
+    assert "test_df_hidden (hidden test)\n0 / 2" in text and "written_stability\nawaits hand grading / 2" in text
 
 
-def test_long_output_is_truncated_and_html_output_dropped(fake_page):
-    text = fake_page.read_text()
-    assert "x" * MAX_OUTPUT_CHARS in text and "x" * (MAX_OUTPUT_CHARS + 1) not in text
-    assert "more characters cut from the feedback" in text
-    assert "alert('html output')" not in text
+def test_real_formgrader_and_cli_routes_write_the_batch_pages_byte_for_byte(real):
+    course, batch = real
+    for student in ("wrongdf", "echo", "untouched"):
+        assert api(course).generate_feedback(REAL, student, force=True)["success"]
+    assert pages(course) == batch
+    run_cli(course, REAL)
+    assert pages(course) == batch
 
 
-def test_a_test_cell_missing_from_the_release_shows_no_source(fake_autograded, tmp_path):
-    release = nbformat.read(RELEASE, as_version=4)
-    release.cells = [c for c in release.cells if _grade_id(c) != "test_forward_difference"]
-    nbformat.write(release, tmp_path / "release.ipynb")
-    nb = feedback_notebook(fake_autograded, tmp_path / "release.ipynb")
-    graded = nbformat.read(fake_autograded, as_version=4)
-    position = [_grade_id(c) for c in graded.cells].index("test_forward_difference")
-    assert nb.cells[position].source == ""
-
-
-def test_hidden_regions_are_cut_even_from_released_source():
-    source = "visible()\n### BEGIN HIDDEN TESTS\nsecret()\n### END HIDDEN TESTS\nalso_visible()\n"
-    assert strip_hidden_tests(source) == "visible()\nalso_visible()\n"
-    assert strip_hidden_tests("a()\n### BEGIN HIDDEN TESTS\nsecret()\n") == "a()\n"
-
-
-def test_student_text_is_escaped(fake_autograded, tmp_path):
-    page = write_feedback(fake_result("<script>alert(1)</script>"), fake_autograded, RELEASE, tmp_path / "x.html")
-    source = page.read_text()
-    assert "<script>alert(1)</script>" not in source
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in source
-    assert "<script>alert('written answer')</script>" not in source
-    assert "alert('written answer')" in page_text(page)  # shown as text
-
-
-def test_real_autograded_untouched_notebook_leaks_no_hidden_test(tmp_path):
-    """Grade an untouched release with the real nbgrader; its feedback has messages but no hidden code."""
-    course = sample_class.prepare_course(tmp_path / "course")
-    generate(course, [ASSIGNMENT])
-    submissions.write(submissions.build(ASSIGNMENT, "untouched"), course, "sam", ASSIGNMENT)
-    outcome = api(course).autograde(ASSIGNMENT, "sam", force=True, create=True)
-    assert outcome["success"], outcome.get("log")
-    result = results.read(course, ASSIGNMENT, "sam")
-    autograded = course / "autograded" / "sam" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    release = course / "course" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    lines = hidden_lines(SOLUTIONS, release)
-    assert any(line in autograded.read_text() for line in lines), "nbgrader's autograded notebook holds hidden tests"
-
-    page = write_feedback(result, autograded, release, tmp_path / "feedback" / "sam.html")
-    assert leaks(page, lines) == []
-    text = page_text(page)
-    assert f"Autograded score: {result.auto_score:g} / {result.auto_max:g}" in text
-    assert result.failed() and all(c.message.splitlines()[0] in text for c in result.failed() if c.message)
-    assert all(f"{c.grade_id}{c.score:g} / {c.max_score:g}" in text for c in result.cells if c.written)
+def test_real_reveal_after_the_deadline_shows_values_but_never_code(real, tmp_path):
+    course, batch = real
+    code = hidden_code(REPO / "solutions" / REAL / f"{REAL}.ipynb", course / "course" / REAL / f"{REAL}.ipynb")
+    message = hidden_failures(autograded(course, "wrongdf"))["test_df_hidden"]
+    try:
+        assert api(course, **{"SafeFeedback.reveal_hidden_details": True}).generate_feedback(
+            REAL, "wrongdf", force=True)["success"]
+        text = page_text((course / "feedback" / "wrongdf" / REAL / f"{REAL}.html").read_text())
+        assert message.split("\n")[1] in text and [line for line in code if line in text] == []
+    finally:
+        api(course).generate_feedback(REAL, "wrongdf", force=True)
+    assert pages(course) == batch
