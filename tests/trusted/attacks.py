@@ -619,6 +619,31 @@ sigmoid_expr = LyingExpr(x)'''
 _SYMBOL_NAME_CODE = '''_name = "x) or __import__('pathlib').Path('@SPY@/lambdify-pwned').touch() or (x"
 sigmoid_expr = sp.Symbol(_name, real=True)'''
 
+# SymPy answers whose evaluation would cost the checker gigabytes or hours: refused before they are
+# rebuilt ([expression-too-large]); each costs only its own name's checks.
+_FORGED_HUGE_FLOAT = """import autograde.trusted.codec as _codec
+_sent = _codec._Encoder.sympy
+def _forged(self, value):
+    if value == sp.Symbol("forged"):
+        return {"__sympy__": "Pow(Add(Integer(1), exp(Mul(Integer(-1), Symbol('x', real=True), "
+                             "Float('1e9999999', precision=53)))), Integer(-1))"}
+    return _sent(self, value)
+_codec._Encoder.sympy = _forged
+sigmoid_expr = sp.Symbol("forged")"""
+_HUGE_EXPRESSIONS = [
+    ("power", "an unevaluated 2**(10**9)", "sigmoid_expr",
+     "sigmoid_expr = sp.Pow(sp.Integer(2), sp.Integer(10)**9, evaluate=False)"),
+    ("symbol_power", "x**(10**9)", "sigmoid_expr", "sigmoid_expr = x**(10**9)"),
+    ("nested_powers", "((10**1000)**1000)**1000, unevaluated", "sigmoid_expr",
+     "sigmoid_expr = sp.Pow(sp.Pow(sp.Pow(10, 1000, evaluate=False), 1000, evaluate=False), 1000, evaluate=False)"),
+    ("tower", "a tower of six 2s", "sigmoid_expr",
+     "_p = sp.Integer(2)\nfor _ in range(5):\n    _p = sp.Pow(2, _p, evaluate=False)\nsigmoid_expr = _p"),
+    ("symbol_tower", "x**x**x**x**x", "sigmoid_derivative_expr", "sigmoid_derivative_expr = x**x**x**x**x"),
+    ("tuple_entry", "one partial of grad_f_xy times 3**(10**9)", "grad_f_xy",
+     "grad_f_xy = (2 * x + y, sp.Mul(sp.Pow(sp.Integer(3), sp.Integer(10)**9, evaluate=False), y, evaluate=False))"),
+    ("forged_float", "a replaced encoder sends exp(-1e9999999 x)", "sigmoid_expr", _FORGED_HUGE_FLOAT),
+]
+
 REAL_COURSE = [
     Attack("numpy_comparisons_patched", "np.allclose/isclose/array_equal/np.testing replaced by always-true", 0,
            answers=(("df", _NUMPY_COMPARISONS),), assignment="01_gradient_descent"),
@@ -654,6 +679,9 @@ REAL_COURSE = [
            answers=(("sigmoid_expr", _LYING_EXPR),), assignment="02_symbolic_derivatives"),
     Attack("symbol_name_code", "a Symbol whose name is Python code, for lambdify to paste into source", 0,
            answers=(("sigmoid_expr", _SYMBOL_NAME_CODE),), assignment="02_symbolic_derivatives"),
+    *(Attack(f"huge_{name}", f"{trick}: the checker would grow by gigabytes or never finish", 0,
+             answers=((grade_id, code),), assignment="02_symbolic_derivatives")
+      for name, trick, grade_id, code in _HUGE_EXPRESSIONS),
 ]
 
 #: The honest content of the real-course attacks: the untouched release with a wrong df / sigmoid_expr.

@@ -253,6 +253,16 @@ def test_the_honest_content_of_the_real_course_attacks_scores_zero(assignment, r
     assert real_trusted.score(student, assignment) == 0
 
 
+@pytest.mark.parametrize("attack", [a for a in attacks.REAL_COURSE if a.student.startswith("huge_")],
+                         ids=lambda a: a.student)
+def test_a_huge_expression_is_refused_with_its_tag_and_no_timeout(attack, real_trusted):
+    result = real_trusted.result(attack.student, attack.assignment)
+    name = attack.answers[0][0]
+    mine = result.failed(f"test_{name}")
+    assert mine and all("[expression-too-large]" in c.message for c in mine), [(c.grade_id, c.message) for c in mine]
+    assert not any("longer than" in c.message for c in result.cells), "a refused answer cost a cell timeout"
+
+
 def test_a_symbol_named_like_code_never_runs_in_the_checker(real_trusted):
     assert not (real_trusted.spy / "lambdify-pwned").exists()
 
