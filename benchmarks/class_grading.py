@@ -6,7 +6,7 @@ the other in this run. Printed: wall and CPU seconds of each, the speed-up (targ
 whether every cell's score is identical, seconds per notebook against the time the notebooks'
 own cells take, and how the batch grader's total grows with the number of students.
 
-Usage: python benchmarks/class_grading.py [--scaling 10,30,100] [--scaling-assignments A,B]
+Usage: python benchmarks/class_grading.py [--scaling 10,30,100] [--scaling-assignments A,B] [--baseline PYTHON]
 """
 from __future__ import annotations
 
@@ -88,6 +88,15 @@ def _scores(gb) -> dict:
     return found
 
 
+def stock_nbgrader(course: Path) -> Path:
+    """The course as plain nbgrader grades it: nbgrader's own autograde preprocessors (its Execute,
+    tests in the student's kernel), not the course's trusted engine."""
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write("\nfrom nbgrader.converters import Autograde as _Autograde\n"
+                     "c.Autograde.autograde_preprocessors = _Autograde.autograde_preprocessors.default_value\n")
+    return course
+
+
 def submissions(course: Path) -> int:
     return sum(1 for p in (course / "submitted").glob("*/*") if p.is_dir())
 
@@ -110,14 +119,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scaling", default="10,30,100", help="class sizes for the growth figures")
     parser.add_argument("--scaling-assignments", default="01_gradient_descent,04_single_neuron,05_single_path_backprop")
+    parser.add_argument("--baseline", metavar="PYTHON", help="also time `PYTHON -m autograde grade` (another "
+                        "checkout's environment, e.g. main before a change) on the same class, in this run")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-class-"))
     print(f"machine: {os.cpu_count()} cores; work folder {work}")
     try:
-        base = healthy_class(work / "plain")
-        ours, fast = work / "batch", work / "in-kernel"
-        shutil.copytree(base, ours)
-        shutil.copytree(base, fast)
+        template = healthy_class(work / "template")
+        base, ours, fast, before = work / "plain", work / "batch", work / "in-kernel", work / "baseline"
+        for folder in (base, ours, fast, before):
+            shutil.copytree(template, folder)
+        stock_nbgrader(base)
         count = submissions(base)
         print(f"sample class: {count} readable submissions of {len(list((base / 'submitted').iterdir()))} students\n")
 
@@ -129,6 +141,9 @@ def main() -> int:
         plain_wall, plain_cpu = time.perf_counter() - started, children_cpu() - cpu
         batch_wall, batch_cpu = timed(batch_command(ours), ours)
         fast_wall, fast_cpu = timed(batch_command(fast, "--in-kernel", "--no-sandbox"), fast)
+        if args.baseline:
+            command = [args.baseline, *batch_command(before)[1:]]
+            before_wall, before_cpu = timed(command, before)
 
         theirs, mine, fast_scores = scores(base), scores(ours), scores(fast)
         print(f"in-kernel batch scores identical to nbgrader's: "
@@ -138,6 +153,9 @@ def main() -> int:
         print(f"{'nbgrader autograde, sequential':<34}{plain_wall:>9.1f}{plain_cpu:>9.1f}{plain_wall / count:>12.2f}")
         print(f"{'batch, tests in kernel, no sandbox':<34}{fast_wall:>9.1f}{fast_cpu:>9.1f}{fast_wall / count:>12.2f}")
         print(f"{'batch, trusted + sandbox (default)':<34}{batch_wall:>9.1f}{batch_cpu:>9.1f}{batch_wall / count:>12.2f}")
+        if args.baseline:
+            print(f"{'baseline checkout, default':<34}{before_wall:>9.1f}{before_cpu:>9.1f}{before_wall / count:>12.2f}")
+            print(f"this checkout against the baseline: {100 * (batch_wall / before_wall - 1):+.0f}% wall time")
         print(f"\nspeed-up over nbgrader: {plain_wall / fast_wall:.2f}x in-kernel, {plain_wall / batch_wall:.2f}x trusted "
               f"(target >= 3x)")
         print(f"trusted grading and sandbox add {100 * (batch_wall / fast_wall - 1):.0f}% wall time (target <= 30%)")

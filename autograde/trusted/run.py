@@ -121,7 +121,11 @@ async def _run_checker(server, private: Path, socket_path: str, spec: dict, cell
         return None, f"the student's kernel did not answer the checks ({result['student_gone']})", None
     if "error" in result:
         return None, f"the trusted checker failed: {result['error']}", None
-    return result["verdicts"], "", None
+    verdicts = result["verdicts"]
+    gone = [g for g, v in verdicts.items() if any(o.get("ename") == "StudentKernelGone" for o in v["outputs"])]
+    if gone:  # graded, and the instructor is told why those cells failed
+        return verdicts, f"the student's kernel stopped answering during the checks ({', '.join(gone)})", None
+    return verdicts, "", None
 
 
 def _stuck_in(progress: str, seconds: float) -> str | None:

@@ -121,6 +121,9 @@ def test_scores_equal_plain_nbgrader_autograde(graded, tmp_path):
 
     course, outcome, _ = graded
     plain = copy_course(course, tmp_path / "plain")
+    with open(plain / "nbgrader_config.py", "a") as config:  # nbgrader's own Execute: tests in the kernel
+        config.write("\nfrom nbgrader.converters import Autograde as _A\n"
+                     "c.Autograde.autograde_preprocessors = _A.autograde_preprocessors.default_value\n")
     grader = api(plain)
     for student in ("honest", "wrong", "leaker", "probe"):
         assert grader.autograde(ASSIGNMENT, student, force=True, create=True)["success"]
