@@ -37,13 +37,18 @@ def expected(class_file: Path = CLASS_FILE) -> dict[tuple[str, str], dict]:
 
 
 def prepare_course(target: Path, root: Path = REPO) -> Path:
-    """A fresh nbgrader course folder at ``target``: the course's config and solutions/ (no student data)."""
+    """A fresh nbgrader course folder at ``target``: the course's config and solutions/ (no student data),
+    with an exchange of its own in ``target``/exchange, so release, collect and the formgrader work at once."""
     target = Path(target)
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
     shutil.copy(root / "nbgrader_config.py", target)
     shutil.copytree(root / "solutions", target / "solutions")
+    (target / "exchange").mkdir()
+    with open(target / "nbgrader_config.py", "a") as config:
+        config.write(f"\n# This course's own exchange (autograde/sample_class.py), not the machine-wide one.\n"
+                     f"c.Exchange.root = {str((target / 'exchange').resolve())!r}\n")
     return target
 
 
