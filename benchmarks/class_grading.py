@@ -91,9 +91,12 @@ def _scores(gb) -> dict:
 def stock_nbgrader(course: Path) -> Path:
     """The course as plain nbgrader grades it: nbgrader's own autograde preprocessors (its Execute,
     tests in the student's kernel), not the course's trusted engine."""
+    stock = ["nbgrader.preprocessors.Execute", "nbgrader.preprocessors.IgnorePattern",
+             "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
+             "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
+             "nbgrader.preprocessors.CheckCellMetadata"]
     with open(course / "nbgrader_config.py", "a") as config:
-        config.write("\nfrom nbgrader.converters import Autograde as _Autograde\n"
-                     "c.Autograde.autograde_preprocessors = _Autograde.autograde_preprocessors.default_value\n")
+        config.write(f"\nc.Autograde.autograde_preprocessors = {stock!r}\n")
     return course
 
 

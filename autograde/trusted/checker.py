@@ -80,14 +80,19 @@ class Connection:
         self.kernel_clock = _cpu_clock_of_peer(self.socket)
 
     def _send(self, message: dict) -> None:
-        self.stream.write(json.dumps(message) + "\n")
-        self.stream.flush()
+        try:
+            self.stream.write(json.dumps(message) + "\n")
+            self.stream.flush()
+        except OSError:  # the kernel closed its end: it died, or its code closed the socket
+            raise StudentGone("the student's kernel died") from None
 
     def _receive(self) -> dict:
         try:
             line = self.stream.readline(64 * 1024 * 1024)
         except (TimeoutError, socket.timeout):
             raise StudentGone("the student's code did not answer in time") from None
+        except OSError:  # a stream that timed out once stays unreadable
+            raise StudentGone("the student's code stopped answering") from None
         if not line:
             raise StudentGone("the student's kernel died")
         return json.loads(line)
@@ -112,8 +117,9 @@ class Connection:
                 self._send({"raised": [type(error).__name__, str(error)]})
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, StudentGone):
             self._send({"op": "exit"})
+        with contextlib.suppress(OSError):
             self.socket.close()
 
 

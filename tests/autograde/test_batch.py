@@ -31,6 +31,13 @@ print("traces:", [pathlib.Path("left-behind.txt").exists(), "LEFT_BEHIND" in os.
                   hasattr(builtins, "left_behind"), hasattr(numpy, "left_behind")])"""
 
 
+#: nbgrader's own `Autograde.autograde_preprocessors` (its Execute runs the tests in the kernel).
+STOCK_AUTOGRADE = ["nbgrader.preprocessors.Execute", "nbgrader.preprocessors.IgnorePattern",
+                   "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
+                   "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
+                   "nbgrader.preprocessors.CheckCellMetadata"]
+
+
 def settings(**kw) -> grade_class.Settings:
     return grade_class.Settings(progress=False, **kw)
 
@@ -122,8 +129,7 @@ def test_scores_equal_plain_nbgrader_autograde(graded, tmp_path):
     course, outcome, _ = graded
     plain = copy_course(course, tmp_path / "plain")
     with open(plain / "nbgrader_config.py", "a") as config:  # nbgrader's own Execute: tests in the kernel
-        config.write("\nfrom nbgrader.converters import Autograde as _A\n"
-                     "c.Autograde.autograde_preprocessors = _A.autograde_preprocessors.default_value\n")
+        config.write(f"\nc.Autograde.autograde_preprocessors = {STOCK_AUTOGRADE!r}\n")
     grader = api(plain)
     for student in ("honest", "wrong", "leaker", "probe"):
         assert grader.autograde(ASSIGNMENT, student, force=True, create=True)["success"]
