@@ -54,7 +54,7 @@ def _unreadable(course: Path, ids: list[str], pairs, problems) -> list[tuple[str
     gradable = set(pairs)
     return sorted({(p.student, p.assignment) for p in problems
                    if p.assignment in ids and (p.student, p.assignment) not in gradable
-                   and (Path(course) / "submitted" / p.student / p.assignment).is_dir()})
+                   and intake.handed_in(course, p.student, p.assignment)})
 
 
 def _isolation(settings: Settings) -> str:
@@ -103,12 +103,12 @@ def run(course: Path, settings: Settings) -> batch.Outcome:
     overrides = {"CourseDirectory.db_url": settings.db_url} if settings.db_url else {}
     grader = nbgrader_api(course, **overrides)
     ids = settings.assignments or release.assignments(course)
-    problems = _collect_lms(settings.lms, course, ids) if settings.lms else []
-    pairs, found = intake.scan_submitted(course, ids)
-    problems += found
     missing = [a for a in ids if a not in _known_assignments(grader)]
-    if settings.release or missing:
+    if settings.release or missing:  # before intake: it repairs cells against the released notebooks
         release.generate(course, ids if settings.release else missing, **overrides)
+    problems = _collect_lms(settings.lms, course, ids) if settings.lms else []
+    pairs, found = intake.scan_submitted(course, ids, grader.coursedir.release_directory)
+    problems += found
     outcome = batch.grade(grader, course, pairs, settings.workers, settings.regrade, settings.dask,
                           settings.progress, settings.trusted, settings.sandbox)
     for student, assignment in _unreadable(course, ids, pairs, problems):
