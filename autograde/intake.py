@@ -217,9 +217,9 @@ def _stage(student_fd: int, student: str, assignment: str, staged: Path, release
     chosen = _choose_notebook(tree, assignment, say)
     if chosen is None:
         return False
-    text, reason = _gradable_text(chosen.data, released.get(assignment), say)
-    if reason:
-        say(f"not a readable notebook: {reason}; not graded")
+    text, refusal = _gradable_text(chosen.data, released.get(assignment), f"{assignment}.ipynb", say)
+    if refusal:
+        say(refusal)
         return False
     folder = staged / student / assignment
     folder.mkdir(parents=True)
@@ -254,13 +254,13 @@ def _choose_notebook(tree, assignment: str, say) -> File | None:
     return chosen
 
 
-def _gradable_text(data: bytes, released, say) -> tuple[bytes, str | None]:
-    """The notebook nbgrader should read (repaired if needed), or why nbformat cannot read it.
+def _gradable_text(data: bytes, released, released_name: str, say) -> tuple[bytes, str | None]:
+    """The notebook nbgrader should read (repaired if needed), or why it is not graded.
 
     nbformat's warnings (duplicate or missing cell ids) are caught here and said as notes; the
     copy then holds nbformat's fixes, so nbgrader reads it without a warning."""
     if not data.strip():
-        return data, "empty file"
+        return data, "not a readable notebook: empty file; not graded"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -268,8 +268,11 @@ def _gradable_text(data: bytes, released, say) -> tuple[bytes, str | None]:
             nbformat.validate(nb)
         except Exception as err:  # nbformat raises NotJSONError, ValidationError, TypeError, … on bad input
             lines = str(err).strip().splitlines() or [type(err).__name__]
-            return data, lines[0][:200]
-        notes = notebook_repair.repair(nb, released) if released is not None else []
+            return data, f"not a readable notebook: {lines[0][:200]}; not graded"
+        try:
+            notes = notebook_repair.repair(nb, released) if released is not None else []
+        except notebook_repair.Unmatched as err:
+            return data, f"the notebook does not match the released {released_name}: {err}; not graded"
         text = nbformat.writes(nb).encode() if notes or caught else data
     for note in notes + _warning_notes(caught):
         say(note)

@@ -46,8 +46,17 @@ def _role(meta: dict, cell_type: str) -> str:
 
 
 def _likeness(a: str, b: str) -> float:
-    matcher = SequenceMatcher(None, a[:4000], b[:4000], autojunk=False)
-    return matcher.ratio() if matcher.real_quick_ratio() >= 0.3 else 0.0
+    """How alike two sources are, 0..1: by lines for longer sources, by characters for short ones."""
+    if a == b:
+        return 1.0
+    lines_a, lines_b = a.splitlines(), b.splitlines()
+    if max(len(lines_a), len(lines_b)) > 3:
+        matcher = SequenceMatcher(None, lines_a, lines_b, autojunk=False)
+    else:
+        matcher = SequenceMatcher(None, a[:400], b[:400], autojunk=False)
+    if matcher.real_quick_ratio() < 0.3 or matcher.quick_ratio() < 0.3:
+        return 0.0
+    return matcher.ratio()
 
 
 def _source(cell) -> str:
@@ -179,9 +188,31 @@ def _set_type(cell, cell_type: str) -> None:
         cell.pop("execution_count", None)
 
 
+class Unmatched(ValueError):
+    """The submission is not a copy of the released notebook (another assignment's, say)."""
+
+
+def _foreign(cells: list, reference: list) -> str | None:
+    """Why the submission cannot be the released notebook, or None: it has graded cells, yet none
+    of their grade ids and none of its cell ids is the released notebook's."""
+    claimed = sorted({_meta(c)["grade_id"] for c in cells if _claims(c) and _meta(c).get("grade_id")})
+    known = {_meta(c)["grade_id"] for c in reference if _tracked(c)}
+    ids = {c.get("id") for c in reference if c.get("id")}
+    if not claimed or set(claimed) & known or any(c.get("id") in ids for c in cells):
+        return None
+    listing = ", ".join(map(repr, claimed[:4])) + (", …" if len(claimed) > 4 else "")
+    return (f"none of its graded cells ({listing}) and none of its cell ids is in the released notebook "
+            "(is it another assignment's notebook?)")
+
+
 def repair(submitted, released) -> list[str]:
-    """Restore ``submitted``'s nbgrader metadata (in place) from ``released``; plain-words notes."""
+    """Restore ``submitted``'s nbgrader metadata (in place) from ``released``; plain-words notes.
+    Raises `Unmatched` for a notebook that shares no grade id and no cell id with ``released``
+    though it has graded cells."""
     cells, reference = submitted.cells, released.cells
+    why = _foreign(cells, reference)
+    if why:
+        raise Unmatched(why)
     pairs = match(cells, reference)
     restored: dict[str, list[str]] = {}
     dropped, missing = [], []

@@ -442,6 +442,21 @@ def test_damaged_metadata_is_repaired_on_the_copy_only(course):
     assert copy.cells[4].source == "Because the slope shrinks."
 
 
+def test_another_assignments_notebook_is_refused_with_a_clear_line(course):
+    nb = released()
+    for cell in nb.cells:
+        cell.id = "other-" + cell.id
+        if "nbgrader" in cell.metadata:
+            cell.metadata.nbgrader["grade_id"] = "q_" + cell.metadata.nbgrader["grade_id"]
+    submit(course, "alice", f"{GD}.ipynb", nbformat.writes(nb).encode())
+    gradable, problems = scan_submitted(course, ASSIGNMENTS)
+    assert gradable == [] and handed_in(course, "alice", GD)
+    assert problems == [Problem("alice", GD, f"the notebook does not match the released {GD}.ipynb: none of its "
+                                             "graded cells ('q_f', 'q_test_f', 'q_written') and none of its cell "
+                                             "ids is in the released notebook (is it another assignment's "
+                                             "notebook?); not graded")]
+
+
 def test_without_a_released_notebook_the_copy_is_staged_unrepaired_and_it_is_said(course, tmp_path):
     other = tmp_path / "other"
     submit(other, "alice", f"{GD}.ipynb")
