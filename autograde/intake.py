@@ -136,7 +136,7 @@ def _student_folders(root_fd: int, problems: list[Problem]) -> list[tuple[str, s
             by_safe.setdefault(safe_student_id(name), []).append(name)
         elif not why.startswith("a regular"):
             problems.append(Problem(safe_student_id(name), "", f"student folder {name!r} is {why}: "
-                                                               "not graded (links are never followed)"))
+                                                               f"not graded ({_never(why)})"))
     folders = []
     for safe, names in sorted(by_safe.items()):
         if len(names) > 1:
@@ -170,13 +170,16 @@ def _assignment_folders(student_fd: int, student: str, assignments: list[str], r
         elif why is None:
             problems.append(Problem(student, name, f"unknown assignment folder {name!r}: skipped"))
         elif name in assignments:
-            problems.append(Problem(student, name, f"the assignment folder is {why}: "
-                                                   "not graded (links are never followed)"))
+            problems.append(Problem(student, name, f"the assignment folder is {why}: not graded ({_never(why)})"))
         elif not why.startswith("a regular"):
-            problems.append(Problem(student, "", f"skipped {name!r}, {why} (never followed or opened)"))
+            problems.append(Problem(student, "", f"skipped {name!r}, {why}: {_never(why)}"))
         elif name.endswith(".ipynb"):
             problems.append(Problem(student, "", f"{name} lies outside any assignment folder: ignored"))
     return found
+
+
+def _never(what: str) -> str:
+    return "links are never followed" if "link" in what else "never opened"
 
 
 class _Releases:
@@ -271,9 +274,12 @@ def _gradable_text(data: bytes, released, released_name: str, say) -> tuple[byte
             return data, f"not a readable notebook: {lines[0][:200]}; not graded"
         try:
             notes = notebook_repair.repair(nb, released) if released is not None else []
+            text = nbformat.writes(nb).encode() if notes or caught else data
         except notebook_repair.Unmatched as err:
             return data, f"the notebook does not match the released {released_name}: {err}; not graded"
-        text = nbformat.writes(nb).encode() if notes or caught else data
+        except Exception as err:  # noqa: BLE001 - an odd notebook must not stop the batch
+            notes, text = [f"its cells could not be checked against the released {released_name} "
+                           f"({type(err).__name__}: {err}): graded as handed in"], data
     for note in notes + _warning_notes(caught):
         say(note)
     return text, None

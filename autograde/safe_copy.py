@@ -132,7 +132,7 @@ def _list(fd: int, prefix: str, folders: list[int], found: list[_Entry], tree: T
                 _list(child, path + "/", folders, found, tree)
             else:
                 never = "links are never followed" if stat.S_ISLNK(st.st_mode) else "never opened"
-                tree.skipped.append(f"skipped {path!r}, {_link_words(fd, entry.name, st.st_mode)} ({never})")
+                tree.skipped.append(f"skipped {path!r}, {_link_words(fd, entry.name, st.st_mode)}: {never}")
 
 
 def _read(found: list[_Entry], tree: Tree) -> None:
@@ -144,7 +144,7 @@ def _read(found: list[_Entry], tree: Tree) -> None:
     total = 0
     for entry in found:
         if entry.st.st_nlink > inside[(entry.st.st_dev, entry.st.st_ino)]:
-            tree.skipped.append(f"skipped {entry.path!r}, a hard link to a file outside the submission (never read)")
+            tree.skipped.append(f"skipped {entry.path!r}, a hard link to a file outside the submission: never read")
             continue
         if entry.st.st_size > MAX_FILE_BYTES or total + entry.st.st_size > MAX_TOTAL_BYTES:
             tree.skipped.append(f"skipped {entry.path!r}: {entry.st.st_size:,} bytes, over the "

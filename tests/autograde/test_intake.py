@@ -336,7 +336,7 @@ def test_a_device_file_is_skipped_and_named(course):
     os.mknod(folder / "zero", stat.S_IFCHR | 0o600, os.makedev(1, 5))
     gradable, problems = scan_submitted(course, ASSIGNMENTS)
     assert gradable == [("alice", GD)]
-    assert problems == [Problem("alice", GD, "skipped 'zero', a character device (never opened)")]
+    assert problems == [Problem("alice", GD, "skipped 'zero', a character device: never opened")]
 
 
 def test_a_linked_notebook_is_never_graded(course):
@@ -361,7 +361,7 @@ def test_linked_student_and_assignment_folders_are_not_graded(course):
                            "not graded (links are never followed)"),
         Problem("mallory", "", f"student folder 'mallory' is a symbolic link to "
                                f"'{course / 'submitted' / 'bob'}': not graded (links are never followed)"),
-        Problem("trudy", "", "student folder 'trudy' is a FIFO (named pipe): not graded (links are never followed)"),
+        Problem("trudy", "", "student folder 'trudy' is a FIFO (named pipe): not graded (never opened)"),
     ]
     assert sorted(p.name for p in (course / STAGED_DIRECTORY).iterdir()) == ["bob"]
     assert handed_in(course, "eve", GD) and not handed_in(course, "mallory", GD)
