@@ -119,7 +119,11 @@ def _list(fd: int, prefix: str, folders: list[int], found: list[_Entry], tree: T
             if len(found) + len(folders) + len(tree.skipped) >= MAX_ENTRIES:
                 tree.skipped.append(f"more than {MAX_ENTRIES} files and folders: the rest was not read")
                 return
-            st = os.stat(entry.name, dir_fd=fd, follow_symlinks=False)
+            try:
+                st = os.stat(entry.name, dir_fd=fd, follow_symlinks=False)
+            except OSError as error:  # gone since the listing
+                tree.skipped.append(f"skipped {path!r}: {error.strerror}")
+                continue
             if stat.S_ISREG(st.st_mode):
                 found.append(_Entry(path, fd, entry.name, st))
             elif stat.S_ISDIR(st.st_mode):
@@ -205,8 +209,10 @@ def _fingerprint(fd: int, parts: tuple[str, ...], digest) -> None:
         names = sorted(entry.name for entry in listing)
     entries = []
     for name in names:
-        st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-        entries.append((parts + (name,), name, st))
+        try:
+            entries.append((parts + (name,), name, os.stat(name, dir_fd=fd, follow_symlinks=False)))
+        except OSError:  # gone since the listing
+            continue
     # the order of pathlib's sorted(rglob): by path components, folders walked in place
     for path, name, st in sorted(entries, key=lambda e: e[0]):
         label = "/".join(path).encode("utf-8", "surrogateescape")
