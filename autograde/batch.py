@@ -9,7 +9,6 @@ run resumable: a submission is graded again only if its journal is missing or st
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import sys
@@ -53,12 +52,10 @@ class Outcome:
 
 
 def fingerprint(course: Path, student: str, assignment: str) -> str:
-    """A hash of everything the student submitted for one assignment."""
-    digest = hashlib.sha256()
-    folder = Path(course) / "submitted" / student / assignment
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    """A hash of everything the student submitted for one assignment (read without following links)."""
+    from .intake import fingerprint as of_submission
+
+    return of_submission(course, student, assignment)
 
 
 def _journal(api, student: str, assignment: str) -> Path:

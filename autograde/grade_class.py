@@ -54,7 +54,7 @@ def _unreadable(course: Path, ids: list[str], pairs, problems) -> list[tuple[str
     gradable = set(pairs)
     keys = sorted({(p.student, p.assignment) for p in problems
                    if p.assignment in ids and (p.student, p.assignment) not in gradable
-                   and (Path(course) / "submitted" / p.student / p.assignment).is_dir()})
+                   and intake.handed_in(course, p.student, p.assignment)})
     return [(s, a, "; ".join(p.message for p in problems if (p.student, p.assignment) == (s, a))) for s, a in keys]
 
 
@@ -147,12 +147,12 @@ def run(course: Path, settings: Settings) -> batch.Outcome:
     grader = nbgrader_api(course, **overrides)
     check_reachable(grader, settings)
     ids = settings.assignments or release.assignments(course)
-    problems = _collect_lms(settings.lms, course, ids) if settings.lms else []
-    pairs, found = intake.scan_submitted(course, ids)
-    problems += found
     missing = [a for a in ids if a not in _known_assignments(grader)]
-    if settings.release or missing:
+    if settings.release or missing:  # before intake: it repairs cells against the released notebooks
         release.generate(course, ids if settings.release else missing, **overrides)
+    problems = _collect_lms(settings.lms, course, ids) if settings.lms else []
+    pairs, found = intake.scan_submitted(course, ids, grader.coursedir.release_directory)
+    problems += found
     outcome = batch.grade(grader, course, pairs, settings, _unreadable(course, ids, pairs, problems))
     outcome.problems = problems + outcome.problems
     outcome.isolation = _isolation(settings)

@@ -63,9 +63,9 @@ class TrustedExecute(Execute):
 
     def preprocess(self, nb, resources):
         about = resources["nbgrader"]
-        folder = Path(resources["metadata"]["path"])
+        coursedir = _coursedir(self)
         task = Task(about["student"], about["assignment"], {about["notebook"]: nbformat.writes(nb)},
-                    _files(folder), self._execute_config(), TOTAL_SECONDS,
+                    self._files(coursedir, about["student"], about["assignment"]), self._execute_config(), TOTAL_SECONDS,
                     {about["notebook"]: self._spec(about["assignment"], about["notebook"])} if self.trusted else None)
         done = _run(run_task(_server(self.sandbox), task))
         if done.infrastructure:
@@ -77,6 +77,23 @@ class TrustedExecute(Execute):
     def _execute_config(self) -> dict:
         return {name: getattr(self, name) for name in ("timeout", "interrupt_on_timeout", "startup_timeout",
                                                        "raise_on_iopub_timeout")}
+
+    def _files(self, coursedir, student: str, assignment: str) -> dict[str, bytes]:
+        """The submission's other files, read from the student's folder without following a link
+        (nbgrader's own copy into autograded/ follows them), then the course's own files of the
+        assignment on top, as nbgrader's autograde puts them."""
+        from . import safe_copy
+
+        submitted = coursedir.format_path(coursedir.submitted_directory, student, assignment)
+        tree = safe_copy.read_folder(None, submitted)
+        for line in tree.skipped:
+            self.log.warning("%s/%s: %s", student, assignment, line)
+        files = {f.path: f.data for f in tree.files if not f.path.endswith(".ipynb")}
+        source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
+        for path in sorted(source.rglob("*")):
+            if path.is_file() and path.suffix != ".ipynb" and not any(safe_copy.hidden(p) for p in path.parts):
+                files[str(path.relative_to(source))] = path.read_bytes()
+        return files
 
     def _spec(self, assignment: str, notebook: str) -> dict:
         """The trusted spec from the course's source notebook (never from the submission)."""
@@ -95,12 +112,3 @@ def _coursedir(preprocessor):
 
         return CourseDirectory(config=preprocessor.config)
     return owner.coursedir
-
-
-def _files(folder: Path) -> dict[str, bytes]:
-    """The files nbgrader placed beside the notebook (data files): regular files only, never links."""
-    found = {}
-    for path in sorted(folder.rglob("*")):
-        if path.suffix != ".ipynb" and not path.name.startswith(".") and path.is_file() and not path.is_symlink():
-            found[str(path.relative_to(folder))] = path.read_bytes()
-    return found

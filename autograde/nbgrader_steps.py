@@ -16,6 +16,7 @@ from nbconvert.exporters import NotebookExporter
 from nbgrader.converters import Autograde
 from nbgrader.converters.base import BaseConverter
 
+from .intake import STAGED_DIRECTORY
 
 @functools.cache
 def after_execute(api) -> tuple:
@@ -39,14 +40,21 @@ class Sanitize(Autograde):
 
 
 def sanitize(api, assignment: str, student: str) -> None:
-    """Record the submission and write its sanitized notebooks; raise with nbgrader's log if it fails."""
+    """Record the submission and write its sanitized notebooks; raise with nbgrader's log if it fails.
+
+    nbgrader reads the copy intake staged (intake/<student>/<assignment>), never submitted/."""
     from nbgrader.utils import temp_attrs
 
-    with temp_attrs(api.coursedir, assignment_id=assignment, student_id=student):
-        app = Sanitize(coursedir=api.coursedir, parent=api)
-        app.force = True
-        app.create_student = True
-        app.start()
+    submitted = api.coursedir.submitted_directory
+    try:
+        with temp_attrs(api.coursedir, assignment_id=assignment, student_id=student,
+                        submitted_directory=STAGED_DIRECTORY):
+            app = Sanitize(coursedir=api.coursedir, parent=api)
+            app.force = True
+            app.create_student = True
+            app.start()
+    finally:  # temp_attrs restores nothing when the body raises
+        api.coursedir.submitted_directory = submitted
 
 
 def finish(api, assignment: str, student: str, notebook: str, executed) -> None:
@@ -74,8 +82,9 @@ def sanitized_notebooks(api, assignment: str, student: str) -> dict[str, str]:
 
 
 def submitted_notebooks(api, assignment: str, student: str) -> dict[str, str]:
-    """notebook name → JSON text of each notebook as the student submitted it."""
-    folder = Path(api.coursedir.format_path(api.coursedir.submitted_directory, student, assignment))
+    """notebook name → JSON text of each notebook as the student submitted it (intake's copy:
+    outputs as saved, metadata repaired, no link followed)."""
+    folder = Path(api.coursedir.format_path(STAGED_DIRECTORY, student, assignment))
     return {p.stem: p.read_text(errors="replace") for p in sorted(folder.glob("*.ipynb"))}
 
 

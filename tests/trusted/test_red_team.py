@@ -185,10 +185,14 @@ def test_damaged_metadata_keeps_a_right_answer_at_full_marks(student, tiny_trust
 
 @pytest.mark.parametrize("student", ["test_flags_flipped", "cells_duplicated", "test_grade_ids_renamed",
                                      "bonus_cell_added"])
-def test_a_notebook_nbgrader_refuses_scores_zero_and_is_reported(student, tiny_trusted):
-    """nbgrader's own sanitize refuses these files (as plain nbgrader does): 0, and the instructor is told."""
-    assert tiny_trusted.score(student) == 0
-    assert any("nbgrader could not read the submission" in m for m in tiny_trusted.problems(student))
+def test_damaged_nbgrader_metadata_is_repaired_and_earns_exactly_the_honest_content(student, tiny_trusted):
+    """Plain nbgrader refuses these files (0 for everything); intake restores the cells' metadata
+    from the release, so the answers earn what they earn (never the points the damage claims),
+    and the instructor is told what was repaired."""
+    attack = next(a for a in attacks.TINY_KERNEL_TRICKS if a.student == student)
+    assert tiny_trusted.score(student) == attack.honest
+    assert any(m.startswith(("nbgrader metadata restored", "nbgrader metadata ignored"))
+               for m in tiny_trusted.problems(student)), tiny_trusted.problems(student)
 
 
 def test_in_kernel_control_grades_honest_students_alike(tiny_in_kernel):
