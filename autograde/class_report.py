@@ -409,12 +409,19 @@ def _breakable(text: str):
     return Markup("_<wbr>").join(escape(part) for part in str(text).split("_"))
 
 
+def _short(assignment: str) -> str:
+    """An assignment's number ("04" of "04_single_neuron"), or its whole id when it has none."""
+    prefix = assignment.split("_", 1)[0]
+    return prefix if prefix.isdigit() else assignment
+
+
 def _template():
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2"]),
                               trim_blocks=True, lstrip_blocks=True)
     environment.filters["breakable"] = _breakable
+    environment.filters["short"] = _short
     return environment.get_template("class-report.html.j2")
 
 
