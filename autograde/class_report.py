@@ -1,19 +1,26 @@
-"""The class report: one HTML page with plots of how the whole class did, for the instructor.
+"""The class report: one HTML page with plots of how the whole class did, for the teaching team.
 
-Score spread per notebook, pass rate per test cell, misconception tags, slowest gradings and failed
-gradings. The PNGs are written beside the page and referenced by relative path. The page is rendered
-by a Jinja2 template with autoescaping, so student-provided text (ids, messages) is always escaped.
-It is meant to meet WCAG 2.1 AA: every figure has a text alternative stating its key numbers and a
-table with all of them, headings go h1 → h2, colours are colour-blind safe and never the only cue,
-and no text of a figure overlaps another (tests/autograde/test_class_report.py checks each figure).
+Score spread per notebook, pass rate per test cell, misconception tags, one row per student (scores,
+late flags, tags, links to the feedback pages), similar answers worth a second look (leads, never
+verdicts: autograde/similarity.py), slowest gradings and failed gradings. The PNGs are written beside
+the page and referenced by relative path, as are the feedback pages (reports/ → feedback/). The page
+is rendered by a Jinja2 template with autoescaping, so student-provided text (ids, messages, code) is
+always escaped. It is meant to meet WCAG 2.1 AA: every figure has a text alternative stating its key
+numbers and a table with all of them, every table a caption, headings go h1 → h2 → h3 without
+skipping, colours are colour-blind safe and never the only cue, and no text of a figure overlaps
+another (tests/autograde/test_class_report.py checks each figure; tests/browser runs axe-core).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
+from . import similarity
+from .nbgrader_app import gradebook_url
 from .results import SubmissionResult
 
 if TYPE_CHECKING:
@@ -22,6 +29,7 @@ if TYPE_CHECKING:
 PAGE = "class-report.html"
 TEMPLATES = Path(__file__).parent / "templates"
 SLOWEST = 10
+EVIDENCE_CELLS = 3  # cells shown side by side per lead; the others are named
 IN_ALT = 5  # rows named in a figure's text alternative; the table below it has them all
 # Okabe and Ito's palette, distinguishable with every common colour-vision deficiency.
 BLUE, VERMILLION, GREEN, ORANGE, PURPLE = "#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7"
@@ -70,6 +78,182 @@ def slowest(seconds: dict[tuple[str, str], float], limit: int = SLOWEST) -> list
     """(student, assignment, seconds) of the slowest gradings, slowest first."""
     rows = [(student, assignment, float(s)) for (student, assignment), s in seconds.items()]
     return sorted(rows, key=lambda row: (-row[2], row[0], row[1]))[:limit]
+
+
+# --- one row per student ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Lateness:
+    """How late one submission was, as nbgrader's gradebook records it (deadline plus extension)."""
+
+    seconds: float  # past the student's own deadline; 0 when on time
+    penalty: float = 0.0  # points nbgrader's LateSubmissionPlugin took off
+    extension: float = 0.0  # seconds of extension granted
+
+    @property
+    def flagged(self) -> bool:
+        """Worth a flag in the table: late, or handed in under an extension."""
+        return self.seconds > 0 or self.extension > 0
+
+    def describe(self) -> str:
+        parts = [f"late by {_duration(self.seconds)}"] if self.seconds > 0 else ["on time"]
+        if self.extension > 0:
+            parts.append(f"with an extension of {_duration(self.extension)}")
+        if self.penalty > 0:
+            parts.append(f"−{self.penalty:g} points")
+        return ", ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{minutes} min"] * bool(minutes)
+    return " ".join(parts) or "under a minute"
+
+
+def lateness(results: list[SubmissionResult], db_url: str | None) -> dict[tuple[str, str], Lateness]:
+    """(student, assignment) → its lateness, for the submissions that have a deadline.
+
+    A result that carries ``seconds_late`` (and ``late_penalty``, ``extension_seconds``) itself is read
+    from there: that is the hook for grading that records lateness with its results. Otherwise nbgrader's
+    gradebook at ``db_url`` is asked (``SubmittedAssignment.total_seconds_late``, ``late_submission_penalty``,
+    ``extension``); without either, no submission has a late flag.
+    """
+    found = {(r.student, r.assignment): Lateness(float(r.seconds_late), float(getattr(r, "late_penalty", 0) or 0),
+                                                 float(getattr(r, "extension_seconds", 0) or 0))
+             for r in results if getattr(r, "seconds_late", None) is not None}
+    wanted = {(r.student, r.assignment) for r in results} - set(found)
+    if wanted and db_url:
+        found.update(_gradebook_lateness(db_url, wanted))
+    return found
+
+
+def _gradebook_lateness(db_url: str, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], Lateness]:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    found = {}
+    with Gradebook(db_url) as gb:
+        for student, assignment in sorted(wanted):
+            try:
+                submission = gb.find_submission(assignment, student)
+            except MissingEntry:
+                continue
+            if submission.duedate is not None:
+                extension = submission.extension.total_seconds() if submission.extension else 0.0
+                found[(student, assignment)] = Lateness(float(submission.total_seconds_late),
+                                                        float(submission.late_submission_penalty or 0.0), extension)
+    return found
+
+
+@dataclass
+class Mark:
+    """One student's result on one assignment, as the per-student table shows it."""
+
+    assignment: str
+    score: str  # "5 / 6", "not submitted", "not graded" (the failed gradings table says why)
+    late: Lateness | None = None
+    pending: int = 0  # written answers awaiting hand grading
+    feedback: list[tuple[str, str]] = field(default_factory=list)  # (relative link, notebook name)
+
+
+@dataclass
+class StudentRow:
+    student: str
+    marks: list[Mark]
+    total: str  # autograded points over every assignment's points (a missing one counts 0)
+    tags: list[tuple[str, list[str]]]  # (tag, assignments where it was raised)
+
+
+def _assignment_max(results: list[SubmissionResult]) -> dict[str, float]:
+    best: dict[str, float] = {}
+    for r in results:
+        best[r.assignment] = max(best.get(r.assignment, 0.0), r.auto_max)
+    return dict(sorted(best.items()))
+
+
+def feedback_links(course: Path | None, out_dir: Path, student: str, assignment: str) -> list[tuple[str, str]]:
+    """(link relative to the report, notebook name) of each feedback page of one submission."""
+    if course is None:
+        return []
+    folder = Path(course) / "feedback" / student / assignment
+    pages = sorted(folder.glob("*.html")) if folder.is_dir() else []
+    return [("/".join(quote(part) for part in Path(os.path.relpath(page, out_dir)).parts), page.stem)
+            for page in pages]
+
+
+def student_rows(results: list[SubmissionResult], late: dict[tuple[str, str], Lateness] | None = None,
+                 course: Path | None = None, out_dir: Path = Path(".")) -> list[StudentRow]:
+    """One row per student: a mark per assignment of the report, the total and the tags raised."""
+    late = late or {}
+    maxima = _assignment_max(results)
+    by_key = {(r.student, r.assignment): r for r in results}
+    rows = []
+    for student in sorted({r.student for r in results}):
+        mine = [by_key[(student, a)] for a in maxima if (student, a) in by_key]
+        marks = [_mark(by_key[(student, a)], late, course, out_dir) if (student, a) in by_key
+                 else Mark(a, "not submitted") for a in maxima]
+        total = f"{sum(r.auto_score for r in mine):g} / {sum(maxima.values()):g}"
+        rows.append(StudentRow(student, marks, total, _tags_raised(mine)))
+    return rows
+
+
+def _mark(result: SubmissionResult, late: dict[tuple[str, str], Lateness], course: Path | None,
+          out_dir: Path) -> Mark:
+    score = "not graded" if result.error else f"{result.auto_score:g} / {result.auto_max:g}"
+    return Mark(result.assignment, score, late.get((result.student, result.assignment)), result.written_pending,
+                feedback_links(course, out_dir, result.student, result.assignment))
+
+
+def _tags_raised(results: list[SubmissionResult]) -> list[tuple[str, list[str]]]:
+    """(tag, the assignments where it was raised) for one student's results, tags sorted."""
+    where: dict[str, list[str]] = {}
+    for result in results:
+        for tag in {tag for cell in result.cells for tag in cell.tags}:
+            where.setdefault(tag, []).append(result.assignment)
+    return sorted(where.items())
+
+
+# --- similar answers -----------------------------------------------------------------------------
+
+@dataclass
+class LeadView:
+    """One lead as the page shows it: the pair, its numbers and the evidence side by side."""
+
+    rank: int
+    pair: similarity.Pair
+    typical: float  # the median pair's score in the same assignment
+    shown: list[tuple[similarity.CellEvidence, list[similarity.Row]]]
+    also: list[str]  # other cells that share material, not shown
+
+
+@dataclass
+class Similarity:
+    computed: bool
+    leads: list[LeadView] = field(default_factory=list)
+    more: int = 0  # leads beyond MAX_LEADS, not shown
+    per_assignment: list[list] = field(default_factory=list)  # assignment, submissions, pairs, leads, median
+
+
+def similar_answers(results: list[SubmissionResult], course: Path | None) -> Similarity:
+    """The leads of every assignment, ranked, with their evidence; nothing when the course folder is unknown."""
+    if course is None:
+        return Similarity(False)
+    pairs = similarity.class_pairs(course, [(r.student, r.assignment) for r in results])
+    typical = {assignment: similarity.typical_score(found) for assignment, found in pairs.items()}
+    ranked = [p for p in similarity.ranked(p for found in pairs.values() for p in found) if p.is_lead]
+    leads = []
+    for rank, pair in enumerate(ranked[:similarity.MAX_LEADS], 1):
+        shown = [(cell, similarity.align(cell.left, cell.right)) for cell in pair.cells[:EVIDENCE_CELLS]]
+        leads.append(LeadView(rank, pair, typical[pair.assignment], shown,
+                              [cell.key for cell in pair.cells[EVIDENCE_CELLS:]]))
+    summary = [[assignment, _submissions_in(found), len(found), sum(p.is_lead for p in found),
+                f"{100 * typical[assignment]:.0f}%"] for assignment, found in pairs.items()]
+    return Similarity(True, leads, max(0, len(ranked) - similarity.MAX_LEADS), summary)
+
+
+def _submissions_in(pairs: list[similarity.Pair]) -> int:
+    return len({p.left for p in pairs} | {p.right for p in pairs})
 
 
 # --- figures -------------------------------------------------------------------------------------
@@ -218,22 +402,51 @@ def _overview(results: list[SubmissionResult]) -> tuple[list[list], list[list]]:
     return numbers, rows
 
 
+def _breakable(text: str):
+    """An id that may wrap after each underscore (long assignment names in narrow table headers)."""
+    from markupsafe import Markup, escape
+
+    return Markup("_<wbr>").join(escape(part) for part in str(text).split("_"))
+
+
+def _short(assignment: str) -> str:
+    """An assignment's number ("04" of "04_single_neuron"), or its whole id when it has none."""
+    prefix = assignment.split("_", 1)[0]
+    return prefix if prefix.isdigit() else assignment
+
+
 def _template():
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2"]),
                               trim_blocks=True, lstrip_blocks=True)
+    environment.filters["breakable"] = _breakable
+    environment.filters["short"] = _short
     return environment.get_template("class-report.html.j2")
 
 
+def _course_of(out_dir: Path) -> Path | None:
+    """The course folder a report folder sits in (grade_class writes <course>/reports/), if it is one."""
+    parent = Path(out_dir).resolve().parent
+    return parent if (parent / "nbgrader_config.py").is_file() else None
+
+
 def write_class_report(results: list[SubmissionResult], out_dir: Path,
-                       seconds: dict[tuple[str, str], float] | None = None) -> Path:
+                       seconds: dict[tuple[str, str], float] | None = None, *,
+                       course: Path | None = None, db_url: str | None = None) -> Path:
     """Write ``out_dir``/class-report.html and its PNGs; return the page's path.
 
-    ``seconds`` maps (student, assignment) to that grading's wall time.
+    ``seconds`` maps (student, assignment) to that grading's wall time. ``course`` is the course folder,
+    where the submissions, released notebooks, solutions and feedback pages are read (default: the
+    folder ``out_dir`` sits in, when that is a course folder); ``db_url`` its gradebook, asked for
+    lateness (default: the course's gradebook.db).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    course = Path(course) if course is not None else _course_of(out_dir)
+    if db_url is None and course is not None and (course / "gradebook.db").is_file():
+        db_url = gradebook_url(course)
+    late = lateness(results, db_url)
     rates, tags, slow = pass_rates(results), tag_counts(results), slowest(seconds or {})
     figures = charts(results, seconds)
     for chart in figures.values():
@@ -246,6 +459,9 @@ def write_class_report(results: list[SubmissionResult], out_dir: Path,
                for a, rows in rates.items() for grade_id, passed, total in rows],
         tags=[[t.tag, t.count, ", ".join(t.cells), t.students] for t in tags],
         slow=[[i, student, assignment, f"{s:.1f}"] for i, (student, assignment, s) in enumerate(slow, 1)],
+        students=student_rows(results, late, course, out_dir), assignments=list(_assignment_max(results)),
+        late_known=bool(late),
+        similar=similar_answers(results, course), k=similarity.CODE_K,
         failed=[[r.student, r.assignment, r.error]
                 for r in sorted((r for r in results if r.error), key=lambda r: (r.assignment, r.student))],
     ), encoding="utf-8")

@@ -1,6 +1,7 @@
 """What the grader renders passes axe-core's WCAG 2.1 AA rules in a real headless Chromium, with zero
-violations: the feedback pages of real graded notebooks and the class report. nbgrader's own feedback
-page, rendered from the same notebook, fails them (the control: axe runs and finds what it should).
+violations: the feedback pages of real graded notebooks and the class report, with every section
+filled (a late submission, a pair of similar answers with its evidence, feedback links). nbgrader's own
+feedback page, rendered from the same notebook, fails them (the control: axe runs and finds what it should).
 
 axe-core comes from npm (`make axe` installs it into build/axe/, as `make test` does); each page's
 results are kept in build/test-artifacts/accessibility/ for a person to look at.
@@ -8,13 +9,14 @@ results are kept in build/test-artifacts/accessibility/ for a person to look at.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
-from autograde import grade_class, sample_class, submissions
-from autograde.nbgrader_app import api
+from autograde import answer_bank, grade_class, sample_class, submissions
+from autograde.nbgrader_app import api, gradebook_url
 from autograde.release import REPO, generate
 
 pytestmark = pytest.mark.xdist_group("browser")
@@ -57,18 +59,42 @@ def described(violations: list[dict]) -> str:
                      for v in violations)
 
 
+#: A look-alike of wrongdf's gradient descent: names, comments and a literal changed.
+LOOKALIKE_DESCENT = """def gradient_descent(grad, x0, learning_rate, n_steps):
+    # keep every iterate
+    out = np.zeros(n_steps + 1)
+    cur = float(x0)
+    out[0] = cur
+    i = 0
+    while i < n_steps:
+        cur = cur - learning_rate * grad(cur)
+        i += 1
+        out[i] = cur
+    return out
+"""
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """01 and 06 graded by the batch grader: a wrong df, untouched notebooks, a solved 06."""
+    """01 and 06 graded by the batch grader: a wrong df, untouched notebooks, a solved 06, and a late
+    look-alike of the wrong df's submission (01 is due 1 March 2025, 17:00 UTC)."""
+    from nbgrader.api import Gradebook
+
     course = sample_class.prepare_course(tmp_path_factory.mktemp("a11y") / "course")
     generate(course, list(NOTEBOOKS))
-    submissions.write(submissions.build(NOTEBOOKS[0], "solution", {"df": "def df(x):\n    return 2 * x"}),
-                      course, "wrongdf", NOTEBOOKS[0])
+    with Gradebook(gradebook_url(course)) as gb:
+        gb.update_or_create_assignment(NOTEBOOKS[0], duedate=datetime(2025, 3, 1, 17, 0))
+    wrong_df = "def df(x):\n    return 2 * x"
+    own_descent = answer_bank.find(NOTEBOOKS[0], "gradient_descent", "zeros-preallocated-while").code
+    for student, descent in (("wrongdf", own_descent), ("lookalike", LOOKALIKE_DESCENT)):
+        notebook = submissions.build(NOTEBOOKS[0], "solution", {"df": wrong_df, "gradient_descent": descent})
+        path = submissions.write(notebook, course, student, NOTEBOOKS[0])
+    (path.parent / "timestamp.txt").write_text("2025-03-02 09:30:00.000000 UTC")  # the look-alike: late
     for notebook in NOTEBOOKS:
         submissions.write(submissions.build(notebook, "untouched"), course, "untouched", notebook)
     submissions.write(submissions.build(NOTEBOOKS[1], "solution"), course, "solved", NOTEBOOKS[1])
     outcome = grade_class.run(course, grade_class.Settings(progress=False, workers=2))
-    assert len(outcome.feedback) == 4
+    assert len(outcome.feedback) == 5
     return course, outcome
 
 
@@ -93,5 +119,8 @@ def test_nbgraders_own_feedback_page_has_violations(graded, axe, tmp_path):
 
 def test_class_report_of_a_graded_class_has_no_wcag_21_aa_violation(graded, axe):
     course, outcome = graded
+    source = outcome.report.read_text()
+    assert "late by 16 h 30 min" in source and '<table class="evidence">' in source  # every section has data
+    assert 'href="../feedback/lookalike/01_gradient_descent/01_gradient_descent.html"' in source
     violations = axe(outcome.report, "class-report")
     assert violations == [], described(violations)
