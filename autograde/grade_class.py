@@ -161,5 +161,6 @@ def run(course: Path, settings: Settings) -> batch.Outcome:
     if settings.report:
         from .class_report import write_class_report
 
-        outcome.report = write_class_report(outcome.results, course / "reports", outcome.seconds)
+        outcome.report = write_class_report(outcome.results, course / "reports", outcome.seconds, course=course,
+                                            db_url=outcome.db_url)
     return outcome

@@ -19,20 +19,29 @@ import warnings
 _SNAPSHOTS: dict[str, dict] = {}
 
 
+def _kept(value):
+    """A copy of ``value`` that later cells cannot change. SymPy objects are immutable and are kept
+    as they are: copying one rebuilds it, and rebuilding an unevaluated 2**(10**9) evaluates it."""
+    import copy
+
+    if type(value) in (list, tuple, set, frozenset):
+        return type(value)(_kept(v) for v in value)
+    if type(value) is dict:
+        return {k: _kept(v) for k, v in value.items()}
+    if type(value).__module__.startswith("sympy."):
+        return value
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # noqa: BLE001 - an uncopyable value is checked as it is at the end
+        return value
+
+
 def snapshot(label: str, names: list[str]) -> None:
     """Keep copies of the student's values as they are now, where test cell ``label`` stands:
     a later cell that changes a value does not change what that test cell checks."""
-    import copy
-
     namespace = _namespace()
-    kept = {}
-    for name in names:
-        if name in namespace and not callable(namespace[name]):
-            try:
-                kept[name] = copy.deepcopy(namespace[name])
-            except Exception:  # noqa: BLE001 - an uncopyable value is checked as it is at the end
-                kept[name] = namespace[name]
-    _SNAPSHOTS[label] = kept
+    _SNAPSHOTS[label] = {name: _kept(namespace[name]) for name in names
+                         if name in namespace and not callable(namespace[name])}
 
 
 def _namespace() -> dict:
