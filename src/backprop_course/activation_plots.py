@@ -42,7 +42,8 @@ def plot_activations(sigmoid: Callable, sigmoid_prime: Callable, tanh_prime: Cal
         ("identity z", z, GREEN, "-", "^"),
         ("identity' = 1", np.ones_like(z), GREEN, "--", "^"),
     ]
-    if ax is None:
+    created = ax is None
+    if created:
         _, ax = plt.subplots(figsize=(8, 4.5))
     for label, values, colour, style, marker in curves:
         if values is not None:
@@ -61,7 +62,7 @@ def plot_activations(sigmoid: Callable, sigmoid_prime: Callable, tanh_prime: Cal
               "Write them above, run their cells, then run this cell again.")
     drawn = [f"{label} {_shape(values, z)}" for label, values, *_ in curves if values is not None]
     describe_figure(f"activations (solid) and their derivatives (dashed) for z from {Z_RANGE[0]:g} to "
-                    f"{Z_RANGE[1]:g}: " + "; ".join(drawn) + ".")
+                    f"{Z_RANGE[1]:g}: " + "; ".join(drawn) + ".", ax.figure if created else None)
     return ax
 
 

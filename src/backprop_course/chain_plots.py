@@ -103,7 +103,8 @@ def plot_timing(methods: Mapping[str, Callable], lengths: Sequence[int], make_th
         except Exception as error:  # the student's code
             print(failure_message(error))
             return None
-    if ax is None:
+    created = ax is None
+    if created:
         _, ax = plt.subplots(figsize=(6.5, 4))
     for (title, seconds), look in zip(times.items(), SERIES):
         ax.loglog(lengths, seconds, label=title, **look)
@@ -123,7 +124,7 @@ def plot_timing(methods: Mapping[str, Callable], lengths: Sequence[int], make_th
     describe_figure("log-log plot of the time for all L derivatives against L = "
                     + ", ".join(str(n) for n in lengths) + "; "
                     + "; ".join(f"{title}: {seconds[0]:.2g} s → {seconds[-1]:.2g} s, slope {slopes[title]:.1f}"
-                                for title, seconds in times.items()))
+                                for title, seconds in times.items()), ax.figure if created else None)
     for title, seconds in times.items():
         print(f"{title}: {seconds[-1] / seconds[0]:.0f} times slower at L = {lengths[-1]} than at L = {lengths[0]}; "
               f"fitted slope {slopes[title]:.2f}")
@@ -150,7 +151,8 @@ def plot_vanishing(chain_gradient: Callable, depths: Sequence[int], theta: float
             return None
         first.append(abs(gradient[0]))
         last.append(abs(gradient[-1]))
-    if ax is None:
+    created = ax is None
+    if created:
         _, ax = plt.subplots(figsize=(6.5, 4))
     ax.semilogy(depths, first, label="|∂J/∂θ₁| (first unit)", **SERIES[0])
     ax.semilogy(depths, last, label="|∂J/∂θ_L| (output unit)", **SERIES[1])
@@ -164,5 +166,5 @@ def plot_vanishing(chain_gradient: Callable, depths: Sequence[int], theta: float
     describe_figure(f"semilog plot against the depth L = {depths[0]} … {depths[-1]}: |∂J/∂θ₁| falls from "
                     f"{sci(first[0])} to {sci(first[-1])} (a factor {1 / shrink:.2g} per added unit, the dashed "
                     f"¼-per-unit bound just above it), while |∂J/∂θ_L| stays between {sci(min(last))} and "
-                    f"{sci(max(last))}.")
+                    f"{sci(max(last))}.", ax.figure if created else None)
     return ax

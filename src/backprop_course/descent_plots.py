@@ -66,7 +66,8 @@ def plot_function(f: Callable, minimum: Optional[float] = None, ax=None, view=VI
     """Plot f on ``view`` and mark ``minimum`` when given; return the Axes."""
     import matplotlib.pyplot as plt
 
-    if ax is None:
+    created = ax is None
+    if created:
         _, ax = plt.subplots(figsize=(6, 3.8))
     xs = np.linspace(*view, 400)
     heights = f(xs)
@@ -78,7 +79,7 @@ def plot_function(f: Callable, minimum: Optional[float] = None, ax=None, view=VI
     ax.legend()
     lowest = f"; its lowest point, marked, is f({minimum:g}) = {sci(f(minimum))}" if minimum is not None else ""
     describe_figure(f"{title}: a curve over x from {view[0]:g} to {view[1]:g}, with values from "
-                    f"{sci(heights.min())} to {sci(heights.max())}{lowest}.")
+                    f"{sci(heights.min())} to {sci(heights.max())}{lowest}.", ax.figure if created else None)
     return ax
 
 
@@ -89,7 +90,8 @@ def plot_descent(f: Callable, iterates: Optional[np.ndarray], ax=None, view=VIEW
         return None
     import matplotlib.pyplot as plt
 
-    if ax is None:
+    created = ax is None
+    if created:
         _, ax = plt.subplots(figsize=(6, 3.8))
     iterates = np.asarray(iterates, dtype=float)
     xs = np.linspace(*view, 400)
@@ -108,7 +110,8 @@ def plot_descent(f: Callable, iterates: Optional[np.ndarray], ax=None, view=VIEW
         jumps = np.abs(np.diff(iterates))
     describe_figure(f"the graph of f with the path of {len(iterates) - 1} gradient-descent steps from x0 = "
                     f"{iterates[0]:g} (f = {sci(heights[0])}) to x = {sci(iterates[-1])} (f = {sci(heights[-1])}); "
-                    + (f"the steps shrink from {sci(jumps[0])} to {sci(jumps[-1])}." if jumps.size else "no step taken."))
+                    + (f"the steps shrink from {sci(jumps[0])} to {sci(jumps[-1])}." if jumps.size else "no step taken."),
+                    ax.figure if created else None)
     return ax
 
 
@@ -209,6 +212,7 @@ def learning_rate_explorer(gradient_descent: Callable, grad: Callable, f: Callab
         image.value = render(len(iterates) - 1)
         status.value = (f"learning rate {rate.value:.3f}: after {steps.value} steps x = {iterates[-1]:.6g}; "
                         f"the run {describe_run(slopes)}")
+        image.tooltip = f"Figure: the path on the graph of f and the size of the slope per step; {status.value}"  # alt
 
     rate.observe(redraw, names="value")
     steps.observe(redraw, names="value")

@@ -10,6 +10,12 @@ read, so every plotting helper ends with `describe_figure`, which prints one lin
 """
 from __future__ import annotations
 
+import base64
+import html
+import io
+from typing import Callable
+
+from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 #: The Okabe–Ito palette (Okabe & Ito, "Color Universal Design", 2008).
@@ -54,8 +60,35 @@ def sci(value: float) -> str:
     return f"{value:.3g}"
 
 
-def describe_figure(text: str) -> str:
-    """Print the text alternative of the figure just drawn ("Figure: …") and return it."""
+#: Functions called with every figure `show_figure` displays; the text they return is added to the
+#: figure's plain-text output. A test registers one to check each figure the notebooks draw.
+figure_hooks: list[Callable[[Figure], str]] = []
+
+
+def show_figure(fig: Figure, alt: str) -> None:
+    """Display ``fig`` with ``alt`` as the alternative text of its picture, then close it.
+
+    JupyterLab shows an image/png output as an <img> without alt text, so the figure goes out as HTML,
+    <img alt="…">, which JupyterLab and exported pages both prefer; the PNG and the text stay in the
+    output for other readers.
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    png = base64.b64encode(buffer.getvalue()).decode("ascii")
+    extra = "".join(hook(fig) for hook in figure_hooks)
+    display({"text/html": f'<img src="data:image/png;base64,{png}" alt="{html.escape(alt, quote=True)}"/>',
+             "image/png": png, "text/plain": alt + extra}, raw=True)
+    plt.close(fig)
+
+
+def describe_figure(text: str, fig: Figure | None = None) -> str:
+    """The text alternative of a figure, "Figure: …": shown with ``fig`` as its alt text (when given),
+    then printed under it for every reader. Returns the line."""
     line = f"Figure: {text}"
+    if fig is not None:
+        show_figure(fig, line)
     print(line)
     return line

@@ -196,6 +196,7 @@ def training_lab(train: Callable, forward: Callable, X: np.ndarray, T: np.ndarra
         status.value = sentence if png is not None else f"<b>{sentence}</b>"
         if png is not None:
             image.value = png
+            image.tooltip = f"Figure: loss per epoch and decision boundary; {sentence}"  # the picture's alt text
 
     for control in (rate, hidden, epochs, activation):
         control.observe(redraw, names="value")
@@ -261,12 +262,11 @@ def plot_regimes(train: Callable, forward: Callable, X: np.ndarray, T: np.ndarra
                   title=f"{label}: output y" + ("" if usable else " (overflowed: no boundary)"))
         right.legend(loc="lower right", fontsize=7)
     with quiet():
-        plt.show()
-    describe_figure("one row per learning rate, the loss per epoch on a log axis with the target dashed (left) and "
+        describe_figure("one row per learning rate, the loss per epoch on a log axis with the target dashed (left) and "
                     "the final decision boundary (right): " + "; ".join(
                         f"{label} ({rates[label]:g}): loss {sci(losses[0])} → "
                         f"{sci(losses[-1]) if np.isfinite(losses[-1]) else 'overflow'}, the run {describe_losses(losses, target).rstrip('.')}"
-                        for label, losses in histories.items()) + ".")
+                        for label, losses in histories.items()) + ".", fig)
     return histories
 
 
@@ -318,13 +318,12 @@ def plot_saturation(pre_activations: Mapping[str, np.ndarray], slope: Callable,
     for ax in (left, right):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    plt.show()
     describe_figure(f"histograms of the hidden pre-activations z (left, saturation limits ±{limit:.2f} dashed) and of "
                     f"their slopes σ'(z) on a log axis (right, the limit {threshold * peak:g} dashed): " + "; ".join(
                         f"{label} (hatch {'none' if not HATCHES[i % len(HATCHES)] else HATCHES[i % len(HATCHES)]}): "
                         f"z from {sci(z.min())} to {sci(z.max())}, {np.mean(np.abs(z) > limit):.1%} of the entries "
                         f"beyond ±{limit:.2f}, smallest slope {sci(slopes[label].min())}"
-                        for i, (label, z) in enumerate(stages.items())) + ".")
+                        for i, (label, z) in enumerate(stages.items())) + ".", fig)
 
 
 def plot_activation_race(histories: Mapping[str, np.ndarray], title: str, target: Optional[float] = None):
@@ -341,9 +340,8 @@ def plot_activation_race(histories: Mapping[str, np.ndarray], title: str, target
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    plt.show()
     describe_figure(f"{title}, loss per epoch on a log axis" + (f", target {target:g} dashed" if target is not None else "")
                     + ": " + "; ".join(f"{label}: {sci(np.asarray(losses)[0])} → {sci(np.asarray(losses)[-1])}"
                                        + ("" if target is None else (", below the target" if np.asarray(losses)[-1] < target
                                                                      else ", above the target"))
-                                       for label, losses in histories.items()) + ".")
+                                       for label, losses in histories.items()) + ".", fig)

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from .boundary_plots import plot_boundary
-from .figure_style import describe_figure, sci, series
+from .figure_style import sci, series, show_figure
 from .student_code import failure_message, quiet
 
 #: Loss curves are drawn down to this fraction of their largest value (a perfect fit would reach 1e-30).
@@ -115,7 +115,7 @@ def show_training(train: Callable, forward: Callable, problems, activations=("ta
                                   title=f"Decision boundary on {name}, g = {first}") is None:
             plt.close(fig)
             return None
-    plt.show()
+    lines = []
     for problem in problems:
         said = []
         for activation, (params, losses) in runs[problem["name"]].items():
@@ -124,8 +124,10 @@ def show_training(train: Callable, forward: Callable, problems, activations=("ta
             hits = np.mean((output >= 0.5) == (np.asarray(problem["T"]).ravel() == 1))
             said.append(f"g = {activation}: loss {sci(losses[0])} → {sci(losses[-1])} after {problem['n_epochs']} "
                         f"epochs, largest rise {_largest_rise(losses)}, {hits:.0%} of the points on the right side of y = ½")
-        describe_figure(f"{problem['name']}, loss per epoch on a log axis (left) and the decision boundary of the "
-                        f"g = {first} network (right); " + "; ".join(said) + ".")
+        lines.append(f"Figure: {problem['name']}, loss per epoch on a log axis (left) and the decision boundary of "
+                     f"the g = {first} network (right); " + "; ".join(said) + ".")
+    show_figure(fig, " ".join(lines))
+    print("\n".join(lines))
     return runs
 
 

@@ -95,12 +95,11 @@ def show_training(train: Callable, predict: Callable, X: np.ndarray, y: np.ndarr
         plt.close(fig)
         return None
     fig.tight_layout()
-    plt.show()
     with quiet():
         hits = np.mean((np.asarray(predict(X, w, b), dtype=float) >= 0.5) == (y == 1))
     describe_figure(f"left, the cost per step falls from {sci(costs[0])} to {sci(costs[-1])} in {n_steps} steps "
                     f"(learning rate {learning_rate:g}); right, the {len(y)} points (circles class 0, triangles "
                     f"class 1) over the neuron's output shaded from blue (0) to red (1), with the boundary ŷ = ½, "
                     f"the line w·x + b = 0 for w = {np.round(w, 3)}, b = {b:.3f}; {hits:.0%} of the points lie on "
-                    "the right side of it.")
+                    "the right side of it.", fig)
     return trained

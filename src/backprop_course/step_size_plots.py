@@ -69,7 +69,8 @@ def plot_step_errors(forward_difference: Callable, central_difference: Callable,
         if found is None:
             return None
         errors[label] = found
-    if ax is None:
+    created = ax is None
+    if created:
         _, ax = plt.subplots(figsize=(7.5, 4.8))
     style = "--" if float32 else "-"
     precision = "float32" if float32 else "float64"
@@ -89,7 +90,7 @@ def plot_step_errors(forward_difference: Callable, central_difference: Callable,
                     f"{'dashed' if float32 else 'solid'} lines) against the step h from {steps[0]:.0e} to {steps[-1]:.0e}: "
                     + "; ".join(f"{label} difference ({'circles' if label == 'forward' else 'squares'}) smallest, "
                                 f"{sci(errors[label][k])}, at h = {steps[k]:.0e}, and {sci(errors[label][-1])} at "
-                                f"h = {steps[-1]:.0e}" for label, k in lowest.items()) + ".")
+                                f"h = {steps[-1]:.0e}" for label, k in lowest.items()) + ".", ax.figure if created else None)
     return ax, errors
 
 
@@ -148,7 +149,7 @@ def plot_seed_derivative(forward_difference: Callable, relative_error: Callable,
                     f"log axis: {np.mean(pointwise > 1e-7):.0%} of the points are above the 1e-7 bar; near x = 0 the "
                     f"error is about {sci(pointwise[centre])}, and {np.mean(pointwise > 0.99):.0%} of the points, all "
                     f"in the flat tails (|x| ≥ {np.min(np.abs(xs[pointwise > 0.99])) if np.any(pointwise > 0.99) else np.nan:.2g}), "
-                    f"are wrong by 100 %.")
+                    f"are wrong by 100 %.", fig)
     return pointwise
 
 

@@ -7,9 +7,9 @@
 - no information by colour alone: the legend entries of one axes differ in line style, marker or
   hatch, not only in colour.
 
-`install()` runs inside a notebook kernel: it registers a text/plain formatter for figures, so that
-every figure a notebook displays carries the result of these checks in its output, as
-``FIGURE-CHECK {json}``, where a test reads it back.
+`install()` runs inside a notebook kernel: through `figure_style.figure_hooks` (the course's figures)
+and a text/plain formatter (a figure shown with plt.show()), every figure a notebook displays carries
+the result of these checks in its output, as ``FIGURE-CHECK {json}``, where a test reads it back.
 """
 from __future__ import annotations
 
@@ -155,3 +155,6 @@ def install() -> None:
         printer.text(f"<Figure with {len(fig.axes)} Axes> {MARKER}{json.dumps(check(fig, saved_tight=True))}")
 
     get_ipython().display_formatter.formatters["text/plain"].for_type(Figure, report)
+    from backprop_course import figure_style
+
+    figure_style.figure_hooks.append(lambda fig: f" {MARKER}{json.dumps(check(fig, saved_tight=True))}")
