@@ -146,7 +146,7 @@ def learning_rate_explorer(gradient_descent: Callable, grad: Callable, f: Callab
     """
     import ipywidgets as widgets
 
-    from .widget_frames import FramedBox
+    from .widget_frames import FramedBox, picture_html
 
     rate = widgets.FloatLogSlider(value=0.1, base=10, min=-3, max=math.log10(1.5), step=0.02,
                                   description="learning rate", readout_format=".3f",
@@ -154,7 +154,8 @@ def learning_rate_explorer(gradient_descent: Callable, grad: Callable, f: Callab
                                   layout=widgets.Layout(width="420px"))
     steps = widgets.IntSlider(value=n_steps, min=1, max=100, description="steps",
                               continuous_update=False, layout=widgets.Layout(width="300px"))
-    image = widgets.Image(format="png")
+    image = widgets.HTML()  # the picture, as <img alt="…">
+    frames: dict = {}
     status = widgets.HTML()
 
     # Fixed margins (a layout engine would triple the drawing time); the axes, labels and f are
@@ -209,18 +210,19 @@ def learning_rate_explorer(gradient_descent: Callable, grad: Callable, f: Callab
             size = np.abs(slopes)
             shown = np.where((size > 0) & np.isfinite(size), size, np.nan)
         slope_line.set_data(np.arange(len(iterates)), shown)
-        image.value = render(len(iterates) - 1)
+        frames["png"] = render(len(iterates) - 1)
         status.value = (f"learning rate {rate.value:.3f}: after {steps.value} steps x = {iterates[-1]:.6g}; "
                         f"the run {describe_run(slopes)}")
-        image.tooltip = f"Figure: the path on the graph of f and the size of the slope per step; {status.value}"  # alt
+        image.value = picture_html(frames["png"], "Figure: the path on the graph of f and the size of the slope "
+                                                  f"per step; {status.value}")
 
     rate.observe(redraw, names="value")
     steps.observe(redraw, names="value")
     redraw()
-    if image.value:
+    if frames:
         first_frame = describe_figure("the path of gradient descent on f (left) and the size of the slope per step "
                                       f"(right); {status.value}")
     else:  # a stub: the status line says what to finish first
         first_frame = status.value.replace("<b>", "").replace("</b>", "")
-    return FramedBox([widgets.HBox([rate, steps]), status, image], frame_png=image.value or None,
+    return FramedBox([widgets.HBox([rate, steps]), status, image], frame_png=frames.get("png"),
                      frame_text=first_frame, figure=fig)

@@ -173,7 +173,7 @@ def training_lab(train: Callable, forward: Callable, X: np.ndarray, T: np.ndarra
     """
     import ipywidgets as widgets
 
-    from .widget_frames import FramedBox
+    from .widget_frames import FramedBox, picture_html
 
     wide = {"description_width": "initial"}
     rate = widgets.FloatLogSlider(value=DEFAULTS["learning_rate"], base=10, min=RATE_EXPONENTS[0],
@@ -186,7 +186,8 @@ def training_lab(train: Callable, forward: Callable, X: np.ndarray, T: np.ndarra
                                continuous_update=False, style=wide, layout=widgets.Layout(width="300px"))
     activation = widgets.ToggleButtons(options=["tanh", "sigmoid"], value=DEFAULTS["activation"],
                                        description="activation g", style={"button_width": "70px", **wide})
-    image = widgets.Image(format="png")
+    image = widgets.HTML()  # the picture, as <img alt="…">
+    frames: dict = {}
     status = widgets.HTML()
     view = lab_view(X, T, target)
 
@@ -195,19 +196,19 @@ def training_lab(train: Callable, forward: Callable, X: np.ndarray, T: np.ndarra
                                    activation.value, seed, target)
         status.value = sentence if png is not None else f"<b>{sentence}</b>"
         if png is not None:
-            image.value = png
-            image.tooltip = f"Figure: loss per epoch and decision boundary; {sentence}"  # the picture's alt text
+            frames["png"] = png
+            image.value = picture_html(png, f"Figure: loss per epoch and decision boundary; {sentence}")
 
     for control in (rate, hidden, epochs, activation):
         control.observe(redraw, names="value")
     redraw()
-    if image.value:
+    if frames:
         first_frame = describe_figure("the lab's loss per epoch (left, log axis, target dashed) and the network "
                                       f"output with its boundary y = ½ over the data (right); {status.value}")
     else:  # unfinished code: the status line says what to finish
         first_frame = status.value.replace("<b>", "").replace("</b>", "")
     return FramedBox([widgets.HBox([rate, hidden]), widgets.HBox([epochs, activation]), status, image],
-                     frame_png=image.value or None, frame_text=first_frame, figure=view.figure)
+                     frame_png=frames.get("png"), frame_text=first_frame, figure=view.figure)
 
 
 def plot_regimes(train: Callable, forward: Callable, X: np.ndarray, T: np.ndarray, rates: Mapping[str, float],

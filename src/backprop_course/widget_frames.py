@@ -10,8 +10,18 @@ plain-text reader gets the description.
 from __future__ import annotations
 
 import base64
+import html
 
 import ipywidgets as widgets
+
+
+def picture_html(png: bytes, alt: str) -> str:
+    """An <img> of ``png`` with ``alt`` as its alternative text, for an HTML widget.
+
+    ipywidgets' Image widget renders an <img> without alt text (and setting its tooltip breaks its view
+    in ipywidgets 8.1), so pictures that change with a slider go out as HTML instead."""
+    return (f'<img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" '
+            f'alt="{html.escape(alt, quote=True)}" style="max-width: 100%"/>')
 
 
 class FramedBox(widgets.VBox):
