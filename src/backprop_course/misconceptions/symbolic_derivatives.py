@@ -56,7 +56,7 @@ _SIGMOID_FORM_FOR_TANH = ("t(1 − t) is the sigmoid's pattern. For tanh the quo
 _NAN = ("Your result contains NaN. That happens when e^z overflows to inf and the formula then "
         "computes inf/inf or inf − inf. Only exponentiate numbers ≤ 0 (use exp(−|z|)).")
 _TAIL = {  # {what} is σ(z) or σ'(z); the true values are e^z/(1 + e^z) and e^z/(1 + e^z)² for these z < 0
-    "overflow-silenced": ("Your {what} at z = −710 is 0, but the true value, about 4.47e−309, is a float64 "
+    "overflow-silenced": ("Your {what} at z = −710 is 0, but the true value, about 4.48e−309, is a float64 "
                           "(a subnormal one). Your formula computes e^(−z) = e^710, which overflows to inf, and "
                           "1/(1 + inf) is 0: silencing the warning (np.errstate) hides the overflow but not its "
                           "result. Only exponentiate −|z|: for z < 0 use e^z/(1 + e^z)."),
@@ -64,7 +64,7 @@ _TAIL = {  # {what} is σ(z) or σ'(z); the true values are e^z/(1 + e^z) and e^
                           "½(1 + tanh(z/2)) (or 1 − σ(−z)) adds two numbers close to ∓1, and for z below about −38 "
                           "tanh(z/2) rounds to exactly −1, so every digit cancels. Compute the tail directly: "
                           "for z < 0 use e^z/(1 + e^z), built on exp(−|z|)."),
-    "clipped-input": ("Your {what} at z = −710 is far larger than the true value, about 4.47e−309: clipping z "
+    "clipped-input": ("Your {what} at z = −710 is far larger than the true value, about 4.48e−309: clipping z "
                       "(to ±500, say) avoids the overflow but replaces {what} by its value at the clip for every "
                       "z beyond it. Exponentiate −|z| instead of clipping: e^(−|z|) never overflows."),
 }
