@@ -69,3 +69,13 @@ def test_a_train_test_names_an_unseeded_init_params_instead_of_train():
 def test_the_loss_hint_points_at_the_idea_not_at_the_solution_line():
     hint = one_hidden_layer._LOSS_MEAN_ALL
     assert "np.sum" not in hint and "/ (2 * N)" not in hint and "samples" in hint
+
+
+def test_a_run_whose_loss_ever_rises_is_not_blamed_on_a_rate_too_small():
+    from backprop_course.misconceptions.training_lab import rate_mistake
+
+    falling = 0.2 * np.exp(-np.arange(301) / 400)
+    rising_twice = falling.copy()
+    rising_twice[[50, 200]] *= 1.01  # two small overshoots, as learning rate 1.3 gives on the lab's data
+    assert rate_mistake(falling).tag == "lr-too-small"
+    assert rate_mistake(rising_twice).tag == "lr-too-large"
