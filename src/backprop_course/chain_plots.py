@@ -12,6 +12,7 @@ from typing import Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
+from .figure_style import GUIDE, SERIES, describe_figure, plain_numbers, sci
 from .student_code import failure_message, quiet
 
 
@@ -54,24 +55,44 @@ def comparison_table(methods: Mapping[str, Callable], x: float, y: float, thetas
     return columns
 
 
-def _seconds(function: Callable, args: tuple, repeats: int) -> float:
-    """The shortest of ``repeats`` wall-clock times of ``function(*args)``."""
-    best = np.inf
+def _seconds(function: Callable, args: tuple, repeats: int, least: float = 0.01) -> float:
+    """The CPU time of one call of ``function(*args)``: the least, over ``repeats`` rounds, of a round's
+    time divided by its calls, each round calling often enough to take at least ``least`` seconds.
+
+    CPU time of this process (not wall-clock time) and the least of several rounds: other programs on
+    a shared machine then add little, and a slow first call (caches, imports) does not count."""
+    calls, best = 1, np.inf
+    while True:  # how many calls make one round long enough to time reliably
+        start = time.process_time()
+        for _ in range(calls):
+            function(*args)
+        spent = time.process_time() - start
+        if spent >= least or calls >= 2 ** 16:
+            break
+        calls *= 2
     for _ in range(repeats):
-        start = time.perf_counter()
-        function(*args)
-        best = min(best, time.perf_counter() - start)
+        start = time.process_time()
+        for _ in range(calls):
+            function(*args)
+        best = min(best, (time.process_time() - start) / calls)
     return best
 
 
+def fitted_slope(lengths: Sequence[int], seconds: Sequence[float]) -> float:
+    """The slope of the least-squares line through (log L, log seconds): the p in time ∝ L^p."""
+    return float(np.polyfit(np.log(np.asarray(lengths, dtype=float)), np.log(np.asarray(seconds, dtype=float)), 1)[0])
+
+
 def plot_timing(methods: Mapping[str, Callable], lengths: Sequence[int], make_thetas: Callable[[int], np.ndarray],
-                x: float = 1.0, y: float = 0.0, repeats: int = 3, ax=None):
+                x: float = 1.0, y: float = 0.0, repeats: int = 5, ax=None):
     """Time every method (a function of x, y, thetas) on chains of each length; log-log plot.
 
-    Each time is the best of ``repeats`` runs. Dotted grey lines of slope 1 and 2 show how
-    a time proportional to L and to L² grows. Returns the Axes, or None after a message.
+    Each time is the least CPU time per call over ``repeats`` rounds (`_seconds`). Grey lines of
+    slope 1 and 2 show how a time proportional to L and to L² grows. Prints the fitted slope of each
+    method. Returns the Axes, or None after a message.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
     lengths = np.asarray(lengths, dtype=int)
     times = {}
@@ -82,20 +103,31 @@ def plot_timing(methods: Mapping[str, Callable], lengths: Sequence[int], make_th
         except Exception as error:  # the student's code
             print(failure_message(error))
             return None
-    if ax is None:
+    created = ax is None
+    if created:
         _, ax = plt.subplots(figsize=(6.5, 4))
-    for title, seconds in times.items():
-        ax.loglog(lengths, seconds, "o-", label=title)
+    for (title, seconds), look in zip(times.items(), SERIES):
+        ax.loglog(lengths, seconds, label=title, **look)
     anchor = min(float(t[0]) for t in times.values())
     for power, style in ((1, ":"), (2, "--")):
-        ax.loglog(lengths, anchor * (lengths / lengths[0]) ** power, style, color="0.6",
-                  label=f"grows like L{'²' if power == 2 else ''}")
-    ax.set(xlabel="number of units L", ylabel="seconds (best of %d runs)" % repeats,
+        ax.loglog(lengths, anchor * (lengths / lengths[0]) ** power, style, color=GUIDE,
+                  label=f"grows like L{'²' if power == 2 else ''} (slope {power})")
+    ax.xaxis.set_major_locator(FixedLocator(lengths))  # one label per measured length, none in between
+    ax.xaxis.set_major_formatter(plain_numbers())
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set(xlabel="number of units L", ylabel="CPU seconds per call (least of %d rounds)" % repeats,
            title="Time to compute all L derivatives")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
+    slopes = {title: fitted_slope(lengths, seconds) for title, seconds in times.items()}
+    describe_figure("log-log plot of the time for all L derivatives against L = "
+                    + ", ".join(str(n) for n in lengths) + "; "
+                    + "; ".join(f"{title}: {seconds[0]:.2g} s → {seconds[-1]:.2g} s, slope {slopes[title]:.1f}"
+                                for title, seconds in times.items()), ax.figure if created else None)
     for title, seconds in times.items():
-        print(f"{title}: {seconds[-1] / seconds[0]:.0f} times slower at L = {lengths[-1]} than at L = {lengths[0]}")
+        print(f"{title}: {seconds[-1] / seconds[0]:.0f} times slower at L = {lengths[-1]} than at L = {lengths[0]}; "
+              f"fitted slope {slopes[title]:.2f}")
     return ax
 
 
@@ -119,14 +151,20 @@ def plot_vanishing(chain_gradient: Callable, depths: Sequence[int], theta: float
             return None
         first.append(abs(gradient[0]))
         last.append(abs(gradient[-1]))
-    if ax is None:
+    created = ax is None
+    if created:
         _, ax = plt.subplots(figsize=(6.5, 4))
-    ax.semilogy(depths, first, "o-", label="|∂J/∂θ₁| (first unit)")
-    ax.semilogy(depths, last, "s-", label="|∂J/∂θ_L| (output unit)")
-    ax.semilogy(depths, first[0] * 0.25 ** (depths - depths[0]), "--", color="0.5",
+    ax.semilogy(depths, first, label="|∂J/∂θ₁| (first unit)", **SERIES[0])
+    ax.semilogy(depths, last, label="|∂J/∂θ_L| (output unit)", **SERIES[1])
+    ax.semilogy(depths, first[0] * 0.25 ** (depths - depths[0]), "--", color=GUIDE,
                 label="shrinking by ¼ per unit")
     ax.set(xlabel="depth L (number of units)", ylabel="size of the derivative",
            title=f"Vanishing gradients in a sigmoid chain (all θ = {theta:g}, x = {x:g}, y = {y:g})")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
+    shrink = (first[-1] / first[0]) ** (1 / max(1, depths[-1] - depths[0])) if first[0] > 0 else float("nan")
+    describe_figure(f"semilog plot against the depth L = {depths[0]} … {depths[-1]}: |∂J/∂θ₁| falls from "
+                    f"{sci(first[0])} to {sci(first[-1])} (a factor {1 / shrink:.2g} per added unit, the dashed "
+                    f"¼-per-unit bound just above it), while |∂J/∂θ_L| stays between {sci(min(last))} and "
+                    f"{sci(max(last))}.", ax.figure if created else None)
     return ax

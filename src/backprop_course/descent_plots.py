@@ -16,6 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullLocator
 
+from .figure_style import BLUE, VERMILLION, describe_figure, sci
 from .student_code import failure_message, quiet
 
 #: The horizontal range shown for f; wide enough for paths that jump across the minimum.
@@ -65,15 +66,20 @@ def plot_function(f: Callable, minimum: Optional[float] = None, ax=None, view=VI
     """Plot f on ``view`` and mark ``minimum`` when given; return the Axes."""
     import matplotlib.pyplot as plt
 
-    if ax is None:
+    created = ax is None
+    if created:
         _, ax = plt.subplots(figsize=(6, 3.8))
     xs = np.linspace(*view, 400)
-    ax.plot(xs, f(xs), color="tab:blue", label="f(x)")
+    heights = f(xs)
+    ax.plot(xs, heights, color=BLUE, label="f(x)")
     if minimum is not None:
-        ax.plot([minimum], [f(minimum)], "o", color="tab:red", label=f"minimum at x = {minimum:g}")
+        ax.plot([minimum], [f(minimum)], "o", color=VERMILLION, markersize=8, label=f"minimum at x = {minimum:g}")
     ax.set(xlabel="x", ylabel="f(x)", title=title)
     ax.grid(alpha=0.3)
     ax.legend()
+    lowest = f"; its lowest point, marked, is f({minimum:g}) = {sci(f(minimum))}" if minimum is not None else ""
+    describe_figure(f"{title}: a curve over x from {view[0]:g} to {view[1]:g}, with values from "
+                    f"{sci(heights.min())} to {sci(heights.max())}{lowest}.", ax.figure if created else None)
     return ax
 
 
@@ -84,21 +90,28 @@ def plot_descent(f: Callable, iterates: Optional[np.ndarray], ax=None, view=VIEW
         return None
     import matplotlib.pyplot as plt
 
-    if ax is None:
+    created = ax is None
+    if created:
         _, ax = plt.subplots(figsize=(6, 3.8))
     iterates = np.asarray(iterates, dtype=float)
     xs = np.linspace(*view, 400)
     with quiet():
         heights = f(iterates)
-    ax.plot(xs, f(xs), color="tab:blue", label="f(x)")
-    ax.plot(iterates, heights, "o-", color="tab:orange", markersize=4, lw=1,
+    ax.plot(xs, f(xs), color=BLUE, label="f(x)")
+    ax.plot(iterates, heights, "o--", color=VERMILLION, markersize=4, lw=1,
             label=f"{len(iterates) - 1} steps of gradient descent")
-    ax.plot(iterates[:1], heights[:1], "s", color="black", label=f"start x0 = {iterates[0]:g}")
+    ax.plot(iterates[:1], heights[:1], "s", color="black", markersize=7, label=f"start x0 = {iterates[0]:g}")
     ax.set_xlim(*view)
     ax.set_ylim(0, 1.05 * max(f(view[0]), f(view[1])))
     ax.set(xlabel="x", ylabel="f(x)", title="The path of gradient descent on f")
     ax.grid(alpha=0.3)
     ax.legend()
+    with quiet():
+        jumps = np.abs(np.diff(iterates))
+    describe_figure(f"the graph of f with the path of {len(iterates) - 1} gradient-descent steps from x0 = "
+                    f"{iterates[0]:g} (f = {sci(heights[0])}) to x = {sci(iterates[-1])} (f = {sci(heights[-1])}); "
+                    + (f"the steps shrink from {sci(jumps[0])} to {sci(jumps[-1])}." if jumps.size else "no step taken."),
+                    ax.figure if created else None)
     return ax
 
 
@@ -127,9 +140,13 @@ def learning_rate_explorer(gradient_descent: Callable, grad: Callable, f: Callab
     """A slider for the learning rate (log scale) and the number of steps, redrawing two panels.
 
     Left: the path on the graph of f. Right: the size of the slope |grad(x_k)| at each step,
-    on a log scale (a straight line falling means steady convergence). Returns the widget.
+    on a log scale (a straight line falling means steady convergence). The status line under the
+    sliders says in words what the picture shows. Returns the widget, which also carries its first
+    frame for readers without a live kernel (`FramedBox`).
     """
     import ipywidgets as widgets
+
+    from .widget_frames import FramedBox, picture_html
 
     rate = widgets.FloatLogSlider(value=0.1, base=10, min=-3, max=math.log10(1.5), step=0.02,
                                   description="learning rate", readout_format=".3f",
@@ -137,7 +154,8 @@ def learning_rate_explorer(gradient_descent: Callable, grad: Callable, f: Callab
                                   layout=widgets.Layout(width="420px"))
     steps = widgets.IntSlider(value=n_steps, min=1, max=100, description="steps",
                               continuous_update=False, layout=widgets.Layout(width="300px"))
-    image = widgets.Image(format="png")
+    image = widgets.HTML()  # the picture, as <img alt="…">
+    frames: dict = {}
     status = widgets.HTML()
 
     # Fixed margins (a layout engine would triple the drawing time); the axes, labels and f are
@@ -147,14 +165,14 @@ def learning_rate_explorer(gradient_descent: Callable, grad: Callable, f: Callab
     left, right = fig.subplots(1, 2)
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.9, wspace=0.28)
     xs = np.linspace(*VIEW, 300)
-    left.plot(xs, f(xs), color="tab:blue", label="f(x)")
-    path, = left.plot([], [], "o-", color="tab:orange", markersize=3, lw=1, label="iterates x_k")
+    left.plot(xs, f(xs), color=BLUE, label="f(x)")
+    path, = left.plot([], [], "o--", color=VERMILLION, markersize=3, lw=1, label="iterates x_k")
     left.plot([x0], [f(x0)], "s", color="black", label=f"start x0 = {x0:g}")
     left.set(xlim=VIEW, ylim=(0, 1.05 * max(f(VIEW[0]), f(VIEW[1]))), xlabel="x", ylabel="f(x)",
              title="Path on the graph of f")
     left.legend(loc="upper center", fontsize=8)
-    slope_line, = right.semilogy([], [], ".-", color="tab:orange", label="|f'(x_k)|")
-    right.set(ylim=SLOPE_RANGE, xlabel="step k", ylabel="size of the slope", title="Size of the slope at each step")
+    slope_line, = right.semilogy([], [], ".--", color=VERMILLION, label="|f'(x_k)|")
+    right.set(ylim=SLOPE_RANGE, xlabel="step k", ylabel="size of the slope |f'(x_k)|", title="Size of the slope at each step")
     right.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0,), numticks=9))
     right.yaxis.set_minor_locator(NullLocator())
     right.grid(alpha=0.3)
@@ -192,11 +210,19 @@ def learning_rate_explorer(gradient_descent: Callable, grad: Callable, f: Callab
             size = np.abs(slopes)
             shown = np.where((size > 0) & np.isfinite(size), size, np.nan)
         slope_line.set_data(np.arange(len(iterates)), shown)
-        image.value = render(len(iterates) - 1)
+        frames["png"] = render(len(iterates) - 1)
         status.value = (f"learning rate {rate.value:.3f}: after {steps.value} steps x = {iterates[-1]:.6g}; "
                         f"the run {describe_run(slopes)}")
+        image.value = picture_html(frames["png"], "Figure: the path on the graph of f and the size of the slope "
+                                                  f"per step; {status.value}")
 
     rate.observe(redraw, names="value")
     steps.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([rate, steps]), status, image])
+    if frames:
+        first_frame = describe_figure("the path of gradient descent on f (left) and the size of the slope per step "
+                                      f"(right); {status.value}")
+    else:  # a stub: the status line says what to finish first
+        first_frame = status.value.replace("<b>", "").replace("</b>", "")
+    return FramedBox([widgets.HBox([rate, steps]), status, image], frame_png=frames.get("png"),
+                     frame_text=first_frame, figure=fig)

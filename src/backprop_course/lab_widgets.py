@@ -18,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from .figure_style import CLASS_LOOKS, HATCHES, OUTPUT_CMAP, SERIES, VERMILLION, describe_figure, sci, series
 from .network_plots import run_training
 from .student_code import failure_message, quiet
 
@@ -82,8 +83,8 @@ def lab_view(X: np.ndarray, T: np.ndarray, target: Optional[float] = None, resol
     canvas = FigureCanvasAgg(figure)
     left, right = figure.subplots(1, 2)
     figure.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.91, wspace=0.22)  # fixed: no layout engine
-    loss_line, = left.plot([], [], color="tab:orange", lw=1.5, label="loss E")
-    target_line = left.axhline(target if target is not None else np.nan, color="tab:green", ls="--", lw=1,
+    loss_line, = left.plot([], [], color=VERMILLION, lw=1.5, label="loss E")
+    target_line = left.axhline(target if target is not None else np.nan, color="black", ls="--", lw=1,
                                label=f"target {target:g}" if target is not None else "target")
     left.set(yscale="log", ylim=LOSS_RANGE, xlabel="epoch", ylabel="loss E (log scale)", title="Loss during training")
     left.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
@@ -92,11 +93,9 @@ def lab_view(X: np.ndarray, T: np.ndarray, target: Optional[float] = None, resol
     gx, gy, points = _grid(X, resolution)
     extent = (gx.min(), gx.max(), gy.min(), gy.max())
     shading = right.imshow(np.full(gx.shape, 0.5), origin="lower", extent=extent, aspect="auto",
-                           cmap="RdBu_r", vmin=-0.25, vmax=1.25, alpha=0.35, interpolation="bilinear")
-    zeros = right.scatter(*X[labels == 0].T, s=12, color="tab:blue", edgecolor="white", linewidth=0.3,
-                          label="t = 0")
-    ones = right.scatter(*X[labels == 1].T, s=12, color="tab:red", marker="^", edgecolor="white", linewidth=0.3,
-                         label="t = 1")
+                           cmap=OUTPUT_CMAP, vmin=-0.25, vmax=1.25, alpha=0.35, interpolation="bilinear")
+    zeros, ones = (right.scatter(*X[labels == value].T, s=12, color=colour, marker=marker, edgecolor="white",
+                                 linewidth=0.3, label=f"t = {value}") for value, (colour, marker) in enumerate(CLASS_LOOKS))
     right.plot([], [], color="black", lw=1.5, label="boundary y = ½")
     right.set(xlim=extent[:2], ylim=extent[2:], xlabel="input x₁", ylabel="input x₂",
               title="Network output y and decision boundary y = ½")
@@ -158,9 +157,9 @@ def lab_update(view: LabView, train: Callable, forward: Callable, X: np.ndarray,
             contour.set_animated(True)
             view.contours.append(contour)
     png = render(view)
-    last = f"{losses[-1]:.4f}" if np.isfinite(losses[-1]) else "overflow"
+    last = sci(losses[-1]) if np.isfinite(losses[-1]) else "overflow"
     sentence = (f"learning rate {learning_rate:.3g}, {n_hidden} hidden units, {n_epochs} epochs, g = {activation}: "
-                f"loss {losses[0]:.4f} → {last}; the run {describe_losses(losses, target)}")
+                f"loss {sci(losses[0])} → {last}; the run {describe_losses(losses, target)}")
     return png, sentence
 
 
@@ -169,9 +168,12 @@ def training_lab(train: Callable, forward: Callable, X: np.ndarray, T: np.ndarra
     """Sliders for the learning rate (log scale), hidden units and epochs, and a choice of activation.
 
     Each change calls `lab_update` once (retrain, redraw); creating the widget draws the first frame
-    at `DEFAULTS`. Returns the widget.
+    at `DEFAULTS`, and the status line says in words what the picture shows. Returns the widget, which
+    also carries its first frame for readers without a live kernel (`FramedBox`).
     """
     import ipywidgets as widgets
+
+    from .widget_frames import FramedBox, picture_html
 
     wide = {"description_width": "initial"}
     rate = widgets.FloatLogSlider(value=DEFAULTS["learning_rate"], base=10, min=RATE_EXPONENTS[0],
@@ -184,7 +186,8 @@ def training_lab(train: Callable, forward: Callable, X: np.ndarray, T: np.ndarra
                                continuous_update=False, style=wide, layout=widgets.Layout(width="300px"))
     activation = widgets.ToggleButtons(options=["tanh", "sigmoid"], value=DEFAULTS["activation"],
                                        description="activation g", style={"button_width": "70px", **wide})
-    image = widgets.Image(format="png")
+    image = widgets.HTML()  # the picture, as <img alt="…">
+    frames: dict = {}
     status = widgets.HTML()
     view = lab_view(X, T, target)
 
@@ -193,12 +196,19 @@ def training_lab(train: Callable, forward: Callable, X: np.ndarray, T: np.ndarra
                                    activation.value, seed, target)
         status.value = sentence if png is not None else f"<b>{sentence}</b>"
         if png is not None:
-            image.value = png
+            frames["png"] = png
+            image.value = picture_html(png, f"Figure: loss per epoch and decision boundary; {sentence}")
 
     for control in (rate, hidden, epochs, activation):
         control.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([rate, hidden]), widgets.HBox([epochs, activation]), status, image])
+    if frames:
+        first_frame = describe_figure("the lab's loss per epoch (left, log axis, target dashed) and the network "
+                                      f"output with its boundary y = ½ over the data (right); {status.value}")
+    else:  # unfinished code: the status line says what to finish
+        first_frame = status.value.replace("<b>", "").replace("</b>", "")
+    return FramedBox([widgets.HBox([rate, hidden]), widgets.HBox([epochs, activation]), status, image],
+                     frame_png=frames.get("png"), frame_text=first_frame, figure=view.figure)
 
 
 def plot_regimes(train: Callable, forward: Callable, X: np.ndarray, T: np.ndarray, rates: Mapping[str, float],
@@ -231,9 +241,9 @@ def plot_regimes(train: Callable, forward: Callable, X: np.ndarray, T: np.ndarra
                 print(failure_message(error))
                 plt.close(fig)
                 return None
-        left.plot(np.arange(losses.size), shown, color="tab:orange", label="loss E")
+        left.plot(np.arange(losses.size), shown, color=VERMILLION, label="loss E")
         if target is not None:
-            left.axhline(target, color="tab:green", ls="--", lw=1, label=f"target {target:g}")
+            left.axhline(target, color="black", ls="--", lw=1, label=f"target {target:g}")
         left.set(yscale="log", ylim=LOSS_RANGE, xlim=(0, n_epochs), xlabel="epoch", ylabel="loss E (log scale)",
                  title=f"{label}: learning rate {rate:g}")
         left.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
@@ -242,29 +252,44 @@ def plot_regimes(train: Callable, forward: Callable, X: np.ndarray, T: np.ndarra
         output = output.reshape(gx.shape)
         usable = bool(np.all(np.isfinite(output)))
         right.imshow(np.clip(output, -0.25, 1.25) if usable else np.full(gx.shape, np.nan), origin="lower",
-                     extent=(gx.min(), gx.max(), gy.min(), gy.max()), aspect="auto", cmap="RdBu_r",
+                     extent=(gx.min(), gx.max(), gy.min(), gy.max()), aspect="auto", cmap=OUTPUT_CMAP,
                      vmin=-0.25, vmax=1.25, alpha=0.45)
         if usable and output.min() < 0.5 < output.max():
             right.contour(gx, gy, output, levels=[0.5], colors="black", linewidths=1.5)
-        right.scatter(*X[labels == 0].T, s=10, color="tab:blue", label="t = 0")
-        right.scatter(*X[labels == 1].T, s=10, color="tab:red", marker="^", label="t = 1")
+        for value, (colour, marker) in enumerate(CLASS_LOOKS):
+            right.scatter(*X[labels == value].T, s=10, color=colour, marker=marker, label=f"t = {value}")
         right.plot([], [], color="black", label="boundary y = ½")
         right.set(xlabel="input x₁", ylabel="input x₂",
                   title=f"{label}: output y" + ("" if usable else " (overflowed: no boundary)"))
         right.legend(loc="lower right", fontsize=7)
     with quiet():
-        plt.show()
-    for label, losses in histories.items():
-        print(f"{label:>12}: the run {describe_losses(losses, target)}")
+        describe_figure("one row per learning rate, the loss per epoch on a log axis with the target dashed (left) and "
+                    "the final decision boundary (right): " + "; ".join(
+                        f"{label} ({rates[label]:g}): loss {sci(losses[0])} → "
+                        f"{sci(losses[-1]) if np.isfinite(losses[-1]) else 'overflow'}, the run {describe_losses(losses, target).rstrip('.')}"
+                        for label, losses in histories.items()) + ".", fig)
     return histories
+
+
+def saturation_limit(slope: Callable, threshold: float, reach: float = 50.0) -> float:
+    """The z > 0 where slope(z) falls to threshold · slope(0), found by bisection (σ' is even and falls for z > 0)."""
+    with quiet():
+        level = threshold * float(slope(np.array(0.0)))
+        low, high = 0.0, reach
+        for _ in range(60):
+            middle = (low + high) / 2
+            low, high = (middle, high) if float(slope(np.array(middle))) >= level else (low, middle)
+    return (low + high) / 2
 
 
 def plot_saturation(pre_activations: Mapping[str, np.ndarray], slope: Callable,
                     title: str = "sigmoid hidden units", threshold: float = 0.01):
-    """Histograms of hidden pre-activations z (left) and of the slopes slope(z) (right), one colour per
-    stage (label → Z array, for example at the start and at the end of training).
+    """Histograms of hidden pre-activations z (left) and of the slopes slope(z) (right, log axis), one
+    colour, hatch and outline per stage (label → Z array, for example at the start and at the end of training).
 
-    The dashed line on the right marks threshold · slope(0): units left of it barely learn.
+    Dashed lines mark the saturation limits: ±z* on the left, where slope(z*) = threshold · slope(0),
+    and threshold · slope(0) on the right; entries beyond them barely learn. The slope bins are spaced
+    evenly on a log scale, so that the tiny slopes left of the limit are resolved, not lumped into one bin.
     """
     import matplotlib.pyplot as plt
 
@@ -275,20 +300,31 @@ def plot_saturation(pre_activations: Mapping[str, np.ndarray], slope: Callable,
     z_bins = np.linspace(-reach, reach, 41)
     with quiet():
         peak = float(slope(np.array(0.0)))
-    s_bins = np.linspace(0.0, peak * 1.02, 41)
-    for (label, z), colour in zip(stages.items(), ("tab:blue", "tab:orange", "tab:green")):
-        with quiet():
-            slopes = np.asarray(slope(z), dtype=float)
-        left.hist(z, bins=z_bins, alpha=0.55, color=colour, label=label)
-        right.hist(slopes, bins=s_bins, alpha=0.55, color=colour, label=label)
-    right.axvline(threshold * peak, color="black", ls="--", lw=1, label=f"{threshold:g} · σ'(0)")
+        slopes = {label: np.asarray(slope(z), dtype=float) for label, z in stages.items()}
+    smallest = max(1e-12, min(float(np.min(found[found > 0], initial=peak)) for found in slopes.values()))
+    s_bins = np.logspace(np.log10(min(smallest, threshold * peak / 10)), np.log10(peak * 1.02), 41)
+    limit = saturation_limit(slope, threshold)
+    for index, (label, z) in enumerate(stages.items()):
+        look = {"color": SERIES[index]["color"], "alpha": 0.45, "hatch": HATCHES[index % len(HATCHES)],
+                "edgecolor": SERIES[index]["color"], "linestyle": SERIES[index]["linestyle"], "linewidth": 1.2}
+        left.hist(z, bins=z_bins, label=label, **look)
+        right.hist(np.maximum(slopes[label], s_bins[0]), bins=s_bins, label=label, **look)
+    for sign in (-1, 1):
+        left.axvline(sign * limit, color="black", ls="--", lw=1, label=f"|z| = {limit:.2f}" if sign > 0 else None)
+    right.axvline(threshold * peak, color="black", ls="--", lw=1, label=f"{threshold:g} · σ'(0) = {threshold * peak:g}")
+    right.set_xscale("log")
     left.set(xlabel="pre-activation z of a hidden unit", ylabel="count (samples × units)",
              title=f"Pre-activations, {title}")
-    right.set(xlabel="slope σ'(z)", ylabel="count (samples × units)", title=f"Slopes σ'(z), {title}")
+    right.set(xlabel="slope σ'(z) (log scale)", ylabel="count (samples × units)", title=f"Slopes σ'(z), {title}")
     for ax in (left, right):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    plt.show()
+    describe_figure(f"histograms of the hidden pre-activations z (left, saturation limits ±{limit:.2f} dashed) and of "
+                    f"their slopes σ'(z) on a log axis (right, the limit {threshold * peak:g} dashed): " + "; ".join(
+                        f"{label} (hatch {'none' if not HATCHES[i % len(HATCHES)] else HATCHES[i % len(HATCHES)]}): "
+                        f"z from {sci(z.min())} to {sci(z.max())}, {np.mean(np.abs(z) > limit):.1%} of the entries "
+                        f"beyond ±{limit:.2f}, smallest slope {sci(slopes[label].min())}"
+                        for i, (label, z) in enumerate(stages.items())) + ".", fig)
 
 
 def plot_activation_race(histories: Mapping[str, np.ndarray], title: str, target: Optional[float] = None):
@@ -296,13 +332,17 @@ def plot_activation_race(histories: Mapping[str, np.ndarray], title: str, target
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    for label, losses in histories.items():
+    for index, (label, losses) in enumerate(histories.items()):
         losses = np.asarray(losses, dtype=float)
-        ax.plot(np.arange(losses.size), losses, label=f"{label} (last: {losses[-1]:.4f})")
+        ax.plot(np.arange(losses.size), losses, label=f"{label} (last: {sci(losses[-1])})", **series(index, losses.size))
     if target is not None:
-        ax.axhline(target, color="tab:green", ls="--", lw=1, label=f"target {target:g}")
+        ax.axhline(target, color="black", ls="--", lw=1, label=f"target {target:g}")
     ax.set(yscale="log", xlabel="epoch", ylabel="loss E (log scale)", title=title)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    plt.show()
+    describe_figure(f"{title}, loss per epoch on a log axis" + (f", target {target:g} dashed" if target is not None else "")
+                    + ": " + "; ".join(f"{label}: {sci(np.asarray(losses)[0])} → {sci(np.asarray(losses)[-1])}"
+                                       + ("" if target is None else (", below the target" if np.asarray(losses)[-1] < target
+                                                                     else ", above the target"))
+                                       for label, losses in histories.items()) + ".", fig)

@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from .boundary_plots import plot_boundary
+from .figure_style import sci, series, show_figure
 from .student_code import failure_message, quiet
 
 #: Loss curves are drawn down to this fraction of their largest value (a perfect fit would reach 1e-30).
@@ -54,9 +55,10 @@ def plot_losses(histories: Mapping[str, np.ndarray], ax=None, title: str = "Loss
 
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 3.8))
-    for label, losses in histories.items():
+    for index, (label, losses) in enumerate(histories.items()):
         losses = np.asarray(losses, dtype=float)
-        ax.plot(np.arange(losses.size), losses, label=f"{label} (last: {losses[-1]:.4f})")
+        ax.plot(np.arange(losses.size), losses, label=f"{label} (last: {sci(losses[-1])})",
+                **series(index, losses.size))
     ax.set(xlabel="epoch (full-batch gradient-descent step)", ylabel="loss E", title=title, yscale="log")
     lowest = min(float(np.min(np.asarray(h, dtype=float))) for h in histories.values())
     highest = max(float(np.max(np.asarray(h, dtype=float))) for h in histories.values())
@@ -113,12 +115,29 @@ def show_training(train: Callable, forward: Callable, problems, activations=("ta
                                   title=f"Decision boundary on {name}, g = {first}") is None:
             plt.close(fig)
             return None
-    plt.show()
+    lines = []
     for problem in problems:
+        said = []
         for activation, (params, losses) in runs[problem["name"]].items():
             with quiet():
                 output = np.asarray(forward(problem["X"], params, activation=activation)[0], dtype=float)[:, 0]
             hits = np.mean((output >= 0.5) == (np.asarray(problem["T"]).ravel() == 1))
-            print(f"{problem['name']:>9}, g = {activation:<7}: loss {losses[0]:.4f} → {losses[-1]:.4f} after "
-                  f"{problem['n_epochs']} epochs, {hits:.0%} of the points on the right side of y = ½")
+            said.append(f"g = {activation}: loss {sci(losses[0])} → {sci(losses[-1])} after {problem['n_epochs']} "
+                        f"epochs, largest rise {_largest_rise(losses)}, {hits:.0%} of the points on the right side of y = ½")
+        lines.append(f"Figure: {problem['name']}, loss per epoch on a log axis (left) and the decision boundary of "
+                     f"the g = {first} network (right); " + "; ".join(said) + ".")
+    show_figure(fig, " ".join(lines))
+    print("\n".join(lines))
     return runs
+
+
+def _largest_rise(losses: np.ndarray) -> str:
+    """Where the loss curve climbs most, in words: the low before the climb, the peak, and their epochs."""
+    with np.errstate(all="ignore"):
+        running_low = np.minimum.accumulate(losses)
+        ratio = losses / running_low
+    if not np.any(np.isfinite(ratio)) or np.nanmax(ratio) < 1.5:
+        return "none (it falls steadily)"
+    peak = int(np.nanargmax(ratio))
+    low = int(np.argmin(losses[: peak + 1]))
+    return f"from {sci(losses[low])} at epoch {low} to {sci(losses[peak])} at epoch {peak}"

@@ -12,6 +12,7 @@ import numpy as np
 
 from .seeding import rng
 from .boundary_plots import plot_boundary
+from .figure_style import BLUE, describe_figure, sci
 from .student_code import failure_message, quiet
 
 #: Centres of the two blobs (class 0, class 1) and their common spread.
@@ -57,8 +58,8 @@ def plot_cost_history(costs: np.ndarray, ax=None, title: str = "Cost during trai
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 3.8))
     costs = np.asarray(costs, dtype=float)
-    ax.plot(np.arange(costs.size), costs, color="tab:blue", label=f"C after k steps (last: {costs[-1]:.4f})")
-    ax.plot([0], costs[:1], "s", color="black", label=f"start w = 0, b = 0: C = {costs[0]:.4f}")
+    ax.plot(np.arange(costs.size), costs, color=BLUE, label=f"C after k steps (last: {sci(costs[-1])})")
+    ax.plot([0], costs[:1], "s", color="black", label=f"start w = 0, b = 0: C = {sci(costs[0])}")
     ax.set(xlabel="gradient-descent step k", ylabel="cost C", title=title)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
@@ -94,9 +95,11 @@ def show_training(train: Callable, predict: Callable, X: np.ndarray, y: np.ndarr
         plt.close(fig)
         return None
     fig.tight_layout()
-    plt.show()
     with quiet():
         hits = np.mean((np.asarray(predict(X, w, b), dtype=float) >= 0.5) == (y == 1))
-    print(f"after {n_steps} steps: w = {np.round(w, 4)}, b = {b:.4f}, cost {costs[-1]:.4f}, "
-          f"{hits:.0%} of the points on the right side of the boundary")
+    describe_figure(f"left, the cost per step falls from {sci(costs[0])} to {sci(costs[-1])} in {n_steps} steps "
+                    f"(learning rate {learning_rate:g}); right, the {len(y)} points (circles class 0, triangles "
+                    f"class 1) over the neuron's output shaded from blue (0) to red (1), with the boundary ŷ = ½, "
+                    f"the line w·x + b = 0 for w = {np.round(w, 3)}, b = {b:.3f}; {hits:.0%} of the points lie on "
+                    "the right side of it.", fig)
     return trained

@@ -12,6 +12,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from .figure_style import BLUE, GUIDE, VERMILLION, describe_figure, sci
 from .student_code import failure_message, quiet
 
 #: The steps of the lesson: 10⁻¹, 10⁻², …, 10⁻¹⁵.
@@ -68,12 +69,13 @@ def plot_step_errors(forward_difference: Callable, central_difference: Callable,
         if found is None:
             return None
         errors[label] = found
-    if ax is None:
+    created = ax is None
+    if created:
         _, ax = plt.subplots(figsize=(7.5, 4.8))
     style = "--" if float32 else "-"
     precision = "float32" if float32 else "float64"
-    for label, colour in (("forward", "tab:blue"), ("central", "tab:orange")):
-        ax.loglog(steps, np.maximum(errors[label], FLOOR), style, marker="o", markersize=4, color=colour,
+    for label, colour, marker in (("forward", BLUE, "o"), ("central", VERMILLION, "s")):
+        ax.loglog(steps, np.maximum(errors[label], FLOOR), style, marker=marker, markersize=4, color=colour,
                   label=f"{label} difference ({precision})")
     if guides:
         _draw_guides(ax, steps, errors, float32)
@@ -83,18 +85,24 @@ def plot_step_errors(forward_difference: Callable, central_difference: Callable,
     ax.set_title(f"Finite-difference error against step size ({precision})")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize="small", loc="lower left")
+    lowest = {label: int(np.argmin(found)) for label, found in errors.items()}
+    describe_figure(f"log–log plot of the relative error of the estimate of {name} at x = {x0:g} ({precision}, "
+                    f"{'dashed' if float32 else 'solid'} lines) against the step h from {steps[0]:.0e} to {steps[-1]:.0e}: "
+                    + "; ".join(f"{label} difference ({'circles' if label == 'forward' else 'squares'}) smallest, "
+                                f"{sci(errors[label][k])}, at h = {steps[k]:.0e}, and {sci(errors[label][-1])} at "
+                                f"h = {steps[-1]:.0e}" for label, k in lowest.items()) + ".", ax.figure if created else None)
     return ax, errors
 
 
 def _draw_guides(ax, steps, errors: dict, float32: bool) -> None:
     """Grey reference lines of slope 1 and 2 through the errors at the largest h, and ε/h."""
     big, small = steps[0], steps[-1]
-    ax.loglog([big, big * 1e-6], [errors["forward"][0], errors["forward"][0] * 1e-6], ":", color="0.45",
+    ax.loglog([big, big * 1e-6], [errors["forward"][0], errors["forward"][0] * 1e-6], ":", color=GUIDE,
               label="slope 1: truncation ∝ h")
-    ax.loglog([big, big * 1e-4], [errors["central"][0], errors["central"][0] * 1e-8], "-.", color="0.45",
+    ax.loglog([big, big * 1e-4], [errors["central"][0], errors["central"][0] * 1e-8], "-.", color=GUIDE,
               label="slope 2: truncation ∝ h²")
     eps = float(np.finfo(np.float32 if float32 else np.float64).eps)
-    ax.loglog([small, small * 1e8], [eps / small, eps / small * 1e-8], "--", color="0.65",
+    ax.loglog([small, small * 1e8], [eps / small, eps / small * 1e-8], linestyle=(0, (6, 2, 1, 2, 1, 2)), color=GUIDE,
               label="slope −1: round-off ≈ ε/h")
 
 
@@ -123,18 +131,25 @@ def plot_seed_derivative(forward_difference: Callable, relative_error: Callable,
         print(failure_message(error))
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    left.plot(xs, f(xs), color="tab:blue", label="σ(x)")
-    left.plot(xs, estimate, color="tab:red", lw=0.8, label=f"forward difference, h = {seed_h:g}")
+    left.plot(xs, f(xs), color=BLUE, label="σ(x)")
+    left.plot(xs, estimate, color=VERMILLION, lw=0.8, marker=".", markevery=25, label=f"forward difference, h = {seed_h:g}")
     left.plot(xs, fprime(xs), "--", color="black", lw=1, label="exact σ'(x)")
     left.set(xlabel="x", ylabel="value", title="The source text's plot, redrawn")
     left.legend(loc="upper left", fontsize="small")
-    right.semilogy(xs, np.maximum(pointwise, FLOOR), ".", markersize=2, color="tab:red",
+    right.semilogy(xs, np.maximum(pointwise, FLOOR), ".", markersize=2, color=VERMILLION,
                    label=f"h = {seed_h:g}")
-    right.axhline(1e-7, color="tab:green", lw=1, label="1e-7: the bar a check must pass")
+    right.axhline(1e-7, color="black", lw=1, label="1e-7: the bar a check must pass")
     right.set(xlabel="x", ylabel="relative error", title="How wrong that derivative is, point by point",
               ylim=(1e-8, 1e2))
     right.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
+    centre = int(np.argmin(np.abs(xs)))
+    describe_figure(f"left, σ, the forward difference with h = {seed_h:g} and the exact σ' for x from {xs[0]:g} to "
+                    f"{xs[-1]:g}: the estimate follows σ' closely by eye. Right, its relative error point by point on a "
+                    f"log axis: {np.mean(pointwise > 1e-7):.0%} of the points are above the 1e-7 bar; near x = 0 the "
+                    f"error is about {sci(pointwise[centre])}, and {np.mean(pointwise > 0.99):.0%} of the points, all "
+                    f"in the flat tails (|x| ≥ {np.min(np.abs(xs[pointwise > 0.99])) if np.any(pointwise > 0.99) else np.nan:.2g}), "
+                    f"are wrong by 100 %.", fig)
     return pointwise
 
 

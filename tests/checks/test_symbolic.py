@@ -347,3 +347,12 @@ def test_the_simplify_time_limit_keeps_an_enclosing_timer_running():
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_symbol_redefined_with_other_assumptions_is_named_without_contradiction():
+    plain_s = sp.Symbol("s")  # what `s = sp.Symbol("s")` in a student's cell gives: not the notebook's s
+    error = failure(check_expression, plain_s * (1 - plain_s), DSIGMA, "answer", allowed=[s], substitute={s: SIGMA})
+    assert error.tag == "redefined-symbol"
+    assert "use the notebook's s; don't redefine it" in str(error).replace("Use", "use")
+    assert "must not appear" not in str(error)
+    assert failure(check_symbols, x * sp.Symbol("q"), [x], "e").tag == "wrong-symbols"  # a foreign name stays wrong-symbols

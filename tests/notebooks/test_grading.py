@@ -57,3 +57,27 @@ def test_answer_bank_covers_every_graded_name(assignment):
     assert len(wrong) >= least, f"{assignment}: only {len(wrong)} wrong answers in the bank (at least {least})"
     uncovered = names - {a.name for a in wrong}
     assert not uncovered, f"{assignment}: no wrong answer in the bank for {sorted(uncovered)}"
+
+
+#: Graded names whose answer is a number: a visible test can only check its form, so it is worth 0 points.
+VALUE_ANSWERS = {"max_stable_learning_rate", "best_step", "seed_step_error", "worked_delta", "good_learning_rate"}
+
+
+@pytest.mark.parametrize("assignment, answer", [
+    by_assignment(a.assignment, a, chunk=chunk_of(a), id=f"{a.assignment}-{a.name}-{a.label}")
+    for a in ANSWERS if a.kind == "wrong" and a.name in VALUE_ANSWERS])
+def test_a_wrong_value_earns_nothing(graded, assignment, answer):
+    result = graded(assignment, chunk_of(answer)).of(answer)
+    cells = [c for c in result.cells if c.grade_id.startswith(f"test_{answer.name}")]
+    assert cells and sum(c.score or 0 for c in cells) == 0, [(c.grade_id, c.score) for c in cells]
+
+
+@pytest.mark.parametrize("assignment", [by_assignment("06_one_hidden_layer", chunk=chunk_of(
+    answer_bank.find("06_one_hidden_layer", "init_params", "unseeded")))] if "06_one_hidden_layer" in ASSIGNMENTS else [])
+def test_an_unseeded_init_params_is_named_in_the_train_test_not_train(graded, assignment):
+    answer = answer_bank.find(assignment, "init_params", "unseeded")
+    failed = graded(assignment, chunk_of(answer)).of(answer).failed("test_train")
+    assert failed, "a correct train after an unseeded init_params should still fail its start check"
+    tags = {t for c in failed for t in c.tags}
+    assert tags == {"unseeded-init"}, [c.message for c in failed]
+    assert all("init_params" in c.message for c in failed)

@@ -75,6 +75,13 @@ def check_symbols(expr: sp.Expr, allowed: Iterable[sp.Symbol], what: str) -> Non
     __tracebackhide__ = True
     allowed = set(allowed)
     extra = expr.free_symbols - allowed
+    redefined = sorted(str(s) for s in extra if str(s) in {str(a) for a in allowed})
+    if redefined:
+        names = ", ".join(redefined)
+        fail_plain(f"{what} uses a symbol named {names} that is not the notebook's {names}: it was created "
+                   f"again with other assumptions (sp.Symbol({redefined[0]!r}) without real=True?), and SymPy "
+                   f"treats two symbols with different assumptions as different variables. Use the notebook's "
+                   f"{names}; don't redefine it (rerun the setup cell to get it back).", "redefined-symbol")
     if extra:
         names = ", ".join(sorted(str(s) for s in extra))
         may = ", ".join(sorted(str(s) for s in allowed)) or "no symbols"

@@ -116,4 +116,8 @@ STABILITY_MISTAKES = [
             "0.1 is the learning rate of the worked example: it converges, but it is not the "
             "largest rate that does. Use the error recursion to find the edge.",
             value=0.1),
+    Mistake("not-a-learning-rate",
+            "A learning rate is a positive number: gradient descent steps AGAINST the slope by "
+            "learning_rate times it, and a rate of 0 or below never moves towards the minimum.",
+            when=lambda got: not float(got) > 0),
 ]

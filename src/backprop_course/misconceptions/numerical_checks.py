@@ -48,7 +48,7 @@ _ONE_SIDED_DENOMINATOR = ("You divided by the size of one argument only. The def
                           "max(|a|, |b|), so that relative_error(a, b) == relative_error(b, a).")
 _MIN_DENOMINATOR = ("You divided by the smaller of |a| and |b|. Divide by the LARGER one, max(|a|, |b|): "
                     "that keeps the error between 0 and 1 when a and b have the same sign.")
-_SUM_DENOMINATOR = ("You divided by |a| + |b|. This course's metric divides by max(|a|, |b|), which is "
+_SUM_DENOMINATOR = ("You divided by |a| + |b|. relative_error divides each entry by max(|a|, |b|), which is "
                     "twice as strict when a and b are close.")
 _NOT_ELEMENTWISE = ("You compared whole arrays through their norms (or sums). The metric is elementwise: "
                     "compute |a − b| / max(|a|, |b|) for every entry and return the largest one, so one "
@@ -63,9 +63,6 @@ _ALL_AT_ONCE = ("Every entry of your gradient is the same number: you moved all 
                 "Perturb ONE entry at a time, leaving the others at their values, and repeat for each entry.")
 _ALIASED = ("Your gradient is half the right size and one-sided: `x_plus = x` does not copy an array, so "
             "the − h undid the + h on the same array. Make real copies (x.copy()).")
-_READS_X = ("Your function changes x while it works, even if it puts the values back at the end: f "
-            "here reads x itself, so it saw the perturbed x. Perturb a copy (x.copy()) and leave x "
-            "untouched throughout the call.")
 _SEED_STEP = ("1e-13 is the step of the source text this notebook corrects. Below about 1e-6, round-off "
               "(≈ ε/h) grows faster than truncation shrinks: read the minimum off your plot.")
 _FORWARD_OPTIMUM = ("About 1e-8 is the best step for a FORWARD difference (≈ √ε). The question asks for the "
@@ -76,7 +73,7 @@ _SMALLEST_STEP = ("A smaller step is not always better: below the optimum, round
                   "grows again, and this step gives one of the largest errors. Pick the h with the "
                   "smallest error, not the smallest h.")
 _ABSOLUTE_ERROR = ("That is the absolute error |estimate − σ'(0)|. Divide by max(|estimate|, |σ'(0)|) to "
-                   "get the relative error, the course's one metric (your relative_error does it).")
+                   "get the relative error, the course's elementwise metric (your relative_error does it).")
 _SIGNED_ERROR = ("Your error is negative: a relative error is a size, |a − b| / max(|a|, |b|).")
 _PERCENT = ("That is the relative error in percent. Give it as a plain fraction (0.01 means 1 %).")
 _ESTIMATE_NOT_ERROR = ("That is the forward-difference estimate itself, not its relative error against "
@@ -209,14 +206,6 @@ def numerical_gradient_mistakes(gradient, second_derivatives, h: float,
     return mistakes
 
 
-def reads_x_mistake(in_place_result) -> Mistake:
-    """The result of a numerical gradient that perturbs x in place, for an f that reads x itself.
-
-    The test computes ``in_place_result`` (what such a function returns) from first principles.
-    """
-    return Mistake("mutates-input", _READS_X, when=_near(in_place_result, rtol=1e-5, atol=1e-7))
-
-
 # --- best_step and seed_step_error -----------------------------------------------------------
 
 BEST_STEP_MISTAKES = [
@@ -226,6 +215,9 @@ BEST_STEP_MISTAKES = [
     Mistake("smallest-step", _SMALLEST_STEP, value=1e-15),
     Mistake("smallest-step", _SMALLEST_STEP, value=1e-14),
     Mistake("largest-step", _LARGEST_STEP, value=1e-1),
+    Mistake("not-a-step", "best_step must be one of the steps 1e-1, 1e-2, …, 1e-15 that the question lists.",
+            when=lambda got: not (1e-15 * (1 - 1e-9) <= float(got) <= 0.1 * (1 + 1e-9))
+            or abs(np.log10(float(got)) - round(np.log10(float(got)))) > 1e-6),
 ]
 
 

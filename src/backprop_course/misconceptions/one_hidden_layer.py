@@ -17,7 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..checks import Mistake, close
+from ..checks import Mistake, call, close
+from ..checks.feedback import fail_plain
 
 
 def _always(_got) -> bool:
@@ -69,8 +70,9 @@ _NO_HIDDEN_ACTIVATION = ("Your hidden layer is linear: you used Z1 where A1 = g(
 _LOSS_HALF = ("Your loss is twice too large: E = 1/(2N) Σ_n Σ_k (Y − T)² has a factor ½ (it cancels the 2 "
               "that differentiating the square brings down).")
 _LOSS_SUM = "Your loss is N times too large: divide the total of the squared errors by 2N."
-_LOSS_MEAN_ALL = ("You averaged over all N·K entries (np.mean on the whole array). E divides by N, the number "
-                  "of SAMPLES, and sums over the K outputs: np.sum((Y - T)**2) / (2 * N) with N = Y.shape[0].")
+_LOSS_MEAN_ALL = ("You averaged over all N·K entries of the array. E is an average over the N samples only: "
+                  "within one sample the squared errors of its K outputs are added up, not averaged. Count "
+                  "what you divide by.")
 _LOSS_DOUBLE_MEAN = "Your loss is N times too small: you divided by N twice."
 _LOSS_ROOT = "You took a square root. E is half the mean (over samples) of the summed squared errors, not an RMS."
 _LOSS_ABS = "You used |Y − T|: square the errors instead."
@@ -107,6 +109,10 @@ _ASCENT = ("Your loss goes up: you added learning_rate × gradient. Gradient des
            "W ← W − learning_rate · dW, for all four parameters.")
 _TRAIN_ACTIVATION = ("Your run used tanh although activation=\"sigmoid\" was asked for: pass the argument "
                      "activation on to forward.")
+_INIT_NOT_REPRODUCIBLE = ("{call} gave different weights on two calls, so train cannot be checked against "
+                          "the start it should use: train starts from init_params, and init_params is not seeded "
+                          "by its seed argument. Fix init_params first (its test above says how); train itself "
+                          "may be fine.")
 _NOT_UPDATED = "With n_epochs = 0 no step is taken: return the parameters of init_params(D, n_hidden, K, seed) unchanged."
 
 
@@ -270,6 +276,26 @@ def trained_param_mistakes(update_order=None, ascent=None, other_activation=None
         if wrong is not None:
             mistakes.append(Mistake(tag, hint, value=np.asarray(wrong, dtype=float)))
     return mistakes
+
+
+def check_reproducible_start(init_params: Callable, *args, seed: int) -> dict:
+    """``init_params(*args, seed=seed)``, after checking that a second call gives the same weights.
+
+    A train test compares the student's run with one started from init_params; an unseeded init_params
+    would make a correct train look wrong, so the failure names init_params instead (tag unseeded-init).
+    """
+    __tracebackhide__ = True
+    what = f"init_params({', '.join(map(str, args))}, seed={seed})"
+    first = call(init_params, *args, kwargs={"seed": seed}, name="init_params")
+    again = call(init_params, *args, kwargs={"seed": seed}, name="init_params")
+    for key in ("W1", "W2"):
+        try:
+            same = np.array_equal(np.asarray(first[key], dtype=float), np.asarray(again[key], dtype=float))
+        except Exception:  # not a dict of arrays: the init_params test names that
+            same = True
+        if not same:
+            fail_plain(_INIT_NOT_REPRODUCIBLE.format(call=what), "unseeded-init")
+    return first
 
 
 #: For the parameters returned after n_epochs = 0, checked against init_params(D, n_hidden, K, seed).

@@ -21,6 +21,9 @@ _SIGMOID_SIGN = ("You used 1/(1 + e^(+z)), the sign-flipped sigmoid of one of th
                  "equals σ(−z) = 1 − σ(z) and falls where σ rises. Use the provided sigmoid(z), "
                  "which is 1/(1 + e^(−z)).")
 _MISSING_BIAS = "Your predictions ignore the bias: the pre-activation is z = Xw + b, with b added to every sample."
+_BIAS_OUTSIDE = ("You added the bias after the sigmoid, σ(Xw) + b. The bias belongs inside, in the "
+                 "pre-activation: z = Xw + b, then ŷ = σ(z). Outside, it shifts the output past the range (0, 1) "
+                 "instead of moving the decision boundary.")
 _NO_ACTIVATION = ("You returned the pre-activation z = Xw + b. The neuron's output is σ(z): pass z "
                   "through the sigmoid so that every prediction lies between 0 and 1.")
 _COST_HALF = ("Your cost is twice too large: C = 1/(2N) Σ(ŷ − y)² has a factor ½ (it cancels the 2 that "
@@ -74,6 +77,7 @@ def _is_multiple(got: np.ndarray, reference, factor: float) -> bool:
 PREDICT_MISTAKES = [
     Mistake("sigmoid-sign", _SIGMOID_SIGN, value=lambda X, w, b: 1 / (1 + np.exp(X @ w + b))),
     Mistake("missing-bias", _MISSING_BIAS, value=lambda X, w, b: 1 / (1 + np.exp(-(X @ w)))),
+    Mistake("bias-outside-sigmoid", _BIAS_OUTSIDE, value=lambda X, w, b: 1 / (1 + np.exp(-(X @ w))) + b),
     Mistake("no-activation", _NO_ACTIVATION, value=lambda X, w, b: X @ w + b),
 ]
 
@@ -177,4 +181,6 @@ WORKED_DELTA_MISTAKES = [
     Mistake("sigmoid-sign", _DELTA_FLIPPED, when=_near(0.0370, 2e-4)),
     Mistake("sigma-instead-of-prime", _DELTA_SIGMA, when=_near(0.1702, 2e-4)),
     Mistake("missing-slope", _DELTA_NO_SLOPE, when=_near(0.7824, 2e-4)),
+    Mistake("out-of-range", "δ = (y − ŷ) σ'(z) with |y − ŷ| ≤ 1 and σ' ≤ 1/4 is at most 1/4.",
+            when=lambda got: float(got) > 0.25),
 ]

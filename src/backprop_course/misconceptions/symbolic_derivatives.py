@@ -17,8 +17,14 @@ x, s, t = sp.symbols("x s t", real=True)
 #: Advice for check_call(..., no_warnings=True) on sigmoid, sigmoid_prime and tanh_prime.
 STABLE_SIGMOID_HINT = (
     "An intermediate value overflowed: e^(−z) is larger than any float64 once z < −709. "
-    "Only ever exponentiate a number ≤ 0: with e = exp(−|z|), σ(z) = 1/(1 + e) for z ≥ 0 "
-    "and e/(1 + e) for z < 0 (np.where evaluates both branches, so feed it exp(−|z|), not exp(−z))."
+    "Only ever exponentiate a number ≤ 0: with u = exp(−|z|), σ(z) = 1/(1 + u) for z ≥ 0 "
+    "and u/(1 + u) for z < 0 (np.where evaluates both branches, so feed it exp(−|z|), not exp(−z))."
+)
+STABLE_SIGMOID_PRIME_HINT = (
+    "An intermediate value overflowed while computing σ'(z): e^(−z) is larger than any float64 once "
+    "z < −709, so the quotient-rule form e^(−z)/(1 + e^(−z))² becomes inf/inf. Compute the slope from "
+    "the output instead, σ'(z) = s(1 − s) with s = sigmoid(z) from your stable sigmoid, or use "
+    "e^(−|z|)/(1 + e^(−|z|))², which is the same slope because σ' is even."
 )
 STABLE_TANH_HINT = (
     "An intermediate value overflowed: cosh(z) and e^z exceed float64 once |z| > 710. "
@@ -49,6 +55,19 @@ _SIGMOID_FORM_FOR_TANH = ("t(1 − t) is the sigmoid's pattern. For tanh the quo
                           "1 − t² (one minus the output squared).")
 _NAN = ("Your result contains NaN. That happens when e^z overflows to inf and the formula then "
         "computes inf/inf or inf − inf. Only exponentiate numbers ≤ 0 (use exp(−|z|)).")
+_TAIL = {  # {what} is σ(z) or σ'(z); the true values are e^z/(1 + e^z) and e^z/(1 + e^z)² for these z < 0
+    "overflow-silenced": ("Your {what} at z = −710 is 0, but the true value, about 4.48e−309, is a float64 "
+                          "(a subnormal one). Your formula computes e^(−z) = e^710, which overflows to inf, and "
+                          "1/(1 + inf) is 0: silencing the warning (np.errstate) hides the overflow but not its "
+                          "result. Only exponentiate −|z|: for z < 0 use e^z/(1 + e^z)."),
+    "tail-cancellation": ("Your {what} is 0 already at z = −40, where the true value is about 4.2e−18: "
+                          "½(1 + tanh(z/2)) (or 1 − σ(−z)) adds two numbers close to ∓1, and for z below about −38 "
+                          "tanh(z/2) rounds to exactly −1, so every digit cancels. Compute the tail directly: "
+                          "for z < 0 use e^z/(1 + e^z), built on exp(−|z|)."),
+    "clipped-input": ("Your {what} at z = −710 is far larger than the true value, about 4.48e−309: clipping z "
+                      "(to ±500, say) avoids the overflow but replaces {what} by its value at the clip for every "
+                      "z beyond it. Exponentiate −|z| instead of clipping: e^(−|z|) never overflows."),
+}
 
 
 def _has_nan(got) -> bool:
@@ -116,6 +135,25 @@ def partial_mistakes(other_partial: sp.Expr, variable: sp.Symbol) -> list[Mistak
 
 # --- NumPy functions ---------------------------------------------------------------------
 NAN_OUTPUT = Mistake("nan-output", _NAN, when=_has_nan)
+
+#: The left-tail inputs where overflow-prone and cancelling formulas lose their value (see `left_tail_mistakes`).
+LEFT_TAIL = (-40.0, -710.0)
+
+
+def left_tail_mistakes(what: str, exact) -> list[Mistake]:
+    """Wrong values of sigmoid (``what`` = "σ(z)") or sigmoid_prime ("σ'(z)") at `LEFT_TAIL`, from the
+    test's own exact values ``exact`` there: a silenced overflow gives 0 at −710 only, a cancelling
+    tanh form gives 0 at −40 too, and a clipped input a value far too large at −710."""
+    exact = np.asarray(exact, dtype=np.float64)
+    return [
+        NAN_OUTPUT,
+        Mistake("tail-cancellation", _TAIL["tail-cancellation"].format(what=what),
+                when=lambda got: got.shape == exact.shape and got[0] == 0.0),
+        Mistake("overflow-silenced", _TAIL["overflow-silenced"].format(what=what),
+                when=lambda got: got.shape == exact.shape and got[-1] == 0.0),
+        Mistake("clipped-input", _TAIL["clipped-input"].format(what=what),
+                when=lambda got: got.shape == exact.shape and got[-1] > 1e3 * exact[-1]),
+    ]
 
 SIGMOID_FUNCTION_MISTAKES = [
     NAN_OUTPUT,

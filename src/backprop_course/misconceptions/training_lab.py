@@ -65,10 +65,14 @@ TOO_SMALL = Mistake("lr-too-small", "With this learning rate the loss falls, but
 
 
 def rate_mistake(losses) -> Mistake:
-    """Which of DIVERGES, OSCILLATES, TOO_SMALL describes a run (its losses) that missed the target."""
+    """Which of DIVERGES, OSCILLATES, TOO_SMALL describes a run (its losses) that missed the target.
+
+    A rate that is too small never makes the loss rise; any rise means overshooting. (On the lab's data
+    the runs that miss by being too small rise 0 times; those that miss by overshooting rise 2 to 50
+    times, 1.3 only twice, so counting "many" rises would blame them on a rate too small.)"""
     losses = np.asarray(losses, dtype=float)
     if not np.all(np.isfinite(losses)) or losses[-1] > losses[0]:
         return DIVERGES
     with np.errstate(all="ignore"):
         rises = int(np.sum(np.diff(losses) > 1e-12))
-    return OSCILLATES if rises > len(losses) // 20 else TOO_SMALL
+    return OSCILLATES if rises > 0 else TOO_SMALL
