@@ -24,7 +24,8 @@ class CellResult:
 
     @property
     def passed(self) -> bool:
-        return self.score is not None and self.score >= self.max_score
+        """Full points, and for a cell worth 0 (a visible check that explains) no failure message."""
+        return self.score is not None and self.score >= self.max_score and (self.max_score > 0 or not self.message)
 
 
 @dataclass
@@ -50,7 +51,8 @@ class SubmissionResult:
         return next(c for c in self.cells if c.grade_id == grade_id)
 
     def failed(self, prefix: str = "") -> list[CellResult]:
-        """Autograded cells that lost points, optionally only those whose grade_id starts with ``prefix``."""
+        """Autograded cells that lost points or (worth 0) failed, optionally only those whose grade_id
+        starts with ``prefix``."""
         return [c for c in self.cells if not c.written and not c.passed and c.grade_id.startswith(prefix)]
 
 
