@@ -155,8 +155,9 @@ def _apply_limits(limits: dict, uid: int | None) -> None:
         resource.setrlimit(which, (value, value if hard is None else hard))
 
     cap(resource.RLIMIT_AS, limits["memory_bytes"])
-    # SIGXCPU at the soft limit; SIGKILL one second later if the program catches or ignores it.
-    cap(resource.RLIMIT_CPU, limits["cpu_seconds"], limits["cpu_seconds"] + 1)
+    if limits["cpu_seconds"] is not None:
+        # SIGXCPU at the soft limit; SIGKILL one second later if the program catches or ignores it.
+        cap(resource.RLIMIT_CPU, limits["cpu_seconds"], limits["cpu_seconds"] + 1)
     cap(resource.RLIMIT_FSIZE, limits["file_bytes"])
     cap(resource.RLIMIT_NOFILE, limits["open_files"])
     cap(resource.RLIMIT_CORE, 0)
@@ -289,7 +290,9 @@ class Limits:
     A kernel that imports numpy, SymPy, matplotlib and ipykernel peaks at about 290 MB of address
     space with one BLAS thread, so 2 GiB leaves room for the student's own arrays.
     """
-    cpu_seconds: int = 60
+    # None: no RLIMIT_CPU. A finite one makes Linux sample the process's CPU clock at scheduler ticks
+    # (4 ms here), too coarse for a timing check; kernels are bounded by wall-clock limits instead.
+    cpu_seconds: int | None = 60
     memory_bytes: int = 2 * GiB  # address space (RLIMIT_AS)
     processes: int = 64  # processes and threads of the sandbox's user
     file_bytes: int = 64 * MiB  # largest file it may write; also the size of its /tmp

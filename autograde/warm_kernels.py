@@ -27,16 +27,14 @@ PRELOAD = ["numpy", "sympy", "matplotlib", "matplotlib.pyplot", "ipywidgets",
 
 def _kernel_limits() -> dict:
     """Per kernel, as `autograde.sandbox.Limits` sets them: address space (a memory bomb gets
-    MemoryError), CPU time, file size, open files."""
+    MemoryError), file size, open files. No CPU-time limit: it would make the kernel's CPU clock
+    tick-granular (see `sandbox.Limits.cpu_seconds`); the cell timeout and the notebook's total time
+    bound a kernel, and every process a submission started is killed when it is done."""
     from .sandbox import Limits
 
     limits = Limits()
-    return {"RLIMIT_AS": limits.memory_bytes, "RLIMIT_CPU": limits.cpu_seconds,
-            "RLIMIT_FSIZE": limits.file_bytes, "RLIMIT_NOFILE": limits.open_files}
-
-
-# A fork server runs for the whole grading run: its own CPU time is not a student's.
-SERVER_CPU_SECONDS = 1 << 30
+    return {"RLIMIT_AS": limits.memory_bytes, "RLIMIT_FSIZE": limits.file_bytes,
+            "RLIMIT_NOFILE": limits.open_files}
 
 
 # A fork server answers in milliseconds; one silent this long was stopped or hung.
@@ -74,7 +72,7 @@ class ForkServer:
             self.disk_limited = sandbox.limit_disk(self.scratch_root)
             self.scratch_root.chmod(0o711)  # root's: only what the grader hands to uid is writable
             visible = sandbox.python_paths() + [REPO / "src" / "backprop_course", REPO / "autograde"]
-            limits = sandbox.Limits(wall_seconds=0, cpu_seconds=SERVER_CPU_SECONDS)
+            limits = sandbox.Limits(wall_seconds=0, cpu_seconds=None)
             self.tmp_bytes = limits.file_bytes
             self._argv, _ = sandbox.command(
                 self._argv, self.scratch_root, visible, limits,
