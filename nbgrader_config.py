@@ -38,6 +38,9 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
+# Late submissions lose points as deadlines.toml at the course root says (due dates, extensions, policy; docs/grading.md).
+c.AssignLatePenalties.plugin_class = "autograde.deadlines.LatePenalty"
+
 # Feedback pages (`nbgrader generate_feedback`, the formgrader's button, `python -m autograde grade`)
 # never show hidden tests: tracebacks, hidden code and hidden tests' inputs and expected values are cut.
 c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades", "autograde.feedback_safety.SafeFeedback"]

@@ -1,4 +1,4 @@
-"""Command line for instructors: `python -m autograde release | demo | grade`."""
+"""Command line for instructors: `python -m autograde release | demo | grade | export`."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import grade_class, release, report, sample_class
+from . import export, grade_class, release, report, sample_class
 from .release import REPO
 
 SAMPLE_COURSE = REPO / "build" / "sample-class"
@@ -52,14 +52,17 @@ def summary(outcome) -> str:
 
 def _settings(args) -> grade_class.Settings:
     return grade_class.Settings(
-        assignments=args.assignments or None, lms=Path(args.lms) if args.lms else None,
+        assignments=args.assignments or None, students=getattr(args, "student", None) or None,
+        lms=Path(args.lms) if args.lms else None,
         workers=args.workers, regrade=args.regrade, dask=args.dask, db_url=args.db_url,
         progress=not args.no_progress, feedback=not args.no_feedback, trusted=not args.in_kernel,
         sandbox=not args.no_sandbox)
 
 
 def _print(outcome) -> None:
-    print(report.score_table(outcome.results, failures=False))
+    """The whole course's table from the gradebook (every assignment, every student), then the run."""
+    course = outcome.course
+    print(report.score_table(course.submissions, failures=False, points=course.points, students=course.students))
     print()
     print(summary(outcome))
 
@@ -83,16 +86,44 @@ def _demo(args) -> int:
     course = sample_class.prepare_course(SAMPLE_COURSE)
     count = sample_class.place_submissions(course)
     print(f"2. placed {count} submissions of {len(sample_class.students())} sample students in "
-          f"{course / 'submitted'} (a few files are broken on purpose)")
+          f"{course / 'submitted'}, dated around the due dates of {course / 'deadlines.toml'} "
+          "(some late; a few files are broken on purpose; written answers wait for hand grading)")
     print("3. grading the class: nbgrader's gradebook, a fresh kernel per notebook, all cores …", flush=True)
     settings = _settings(args)
     settings.release = True
     outcome = grade_class.run(course, settings)
     print()
-    _print(outcome)
+    _demo_outputs(course, outcome)
     print(f"\ndone in {time.perf_counter() - started:.0f} s. The sample class is a complete nbgrader course: "
           f"cd {course} && jupyter lab  (Nbgrader → Formgrader)")
     return 1 if outcome.failed else 0  # the sample class has unreadable files on purpose
+
+
+def _print_export(done: export.Exported) -> None:
+    print(f"wrote {done.path} ({done.students} students)")
+    for warning in done.warnings:
+        print(f"  warning: {warning}")
+
+
+def _export(args) -> int:
+    try:
+        done = export.export(Path(args.course), args.format, Path(args.roster) if args.roster else None,
+                             Path(args.out) if args.out else None, args.db_url)
+    except export.ExportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    _print_export(done)
+    return 0
+
+
+def _demo_outputs(course: Path, outcome) -> None:
+    """The graded sample class: its table (late submissions named), the run, and the LMS files."""
+    _print(outcome)
+    roster_file = sample_class.write_roster(course)
+    print(f"\n4. grades out to the LMS (python -m autograde export), names and ids from the sample roster "
+          f"{roster_file}:")
+    for fmt in export.FORMATS:
+        _print_export(export.export(course, fmt, roster_file))
 
 
 def _grading_options(p: argparse.ArgumentParser) -> None:
@@ -123,8 +154,18 @@ def main(argv: list[str] | None = None) -> int:
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("assignments", nargs="*")
     p.add_argument("--course", default=str(REPO), help="nbgrader course folder (default: this repository)")
+    p.add_argument("--student", action="append", metavar="ID",
+                   help="grade (again) and write feedback for this student only; repeat for several")
     _grading_options(p)
     p.set_defaults(run=_grade)
+    p = sub.add_parser("export", help="write the gradebook's grades as a file the LMS imports (Canvas, Moodle, CSV)",
+                       description=export.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--format", choices=export.FORMATS, default="csv", help="the LMS's import format (default: csv)")
+    p.add_argument("--roster", metavar="FILE", help=f"the class roster CSV (default: {export.ROSTER} in the course)")
+    p.add_argument("--out", metavar="FILE", help="where to write (default: exports/<format>-grades.csv in the course)")
+    p.add_argument("--course", default=str(REPO), help="nbgrader course folder (default: this repository)")
+    p.add_argument("--db-url", metavar="URL", help="gradebook URL, e.g. postgresql://user@host/db")
+    p.set_defaults(run=_export)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

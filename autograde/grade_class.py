@@ -1,22 +1,29 @@
-"""The instructor's one command: collect, grade the whole class, and write every output.
+"""The instructor's one command: collect, grade the whole class (or some assignments, or some
+students), and write every output.
 
 Outputs, all in the course folder: the nbgrader gradebook (so the formgrader and
 `nbgrader export` keep working), `grades.csv` (nbgrader's own CSV export),
 `feedback/<student>/<assignment>/<notebook>.html` (no hidden-test code), and
-`reports/class-report.html` with its PNGs.
+`reports/class-report.html` with its PNGs. Whatever was asked for, the report, the totals and
+grades.csv cover the whole gradebook: every assignment of the course and every submission graded
+so far. Late penalties follow ``deadlines.toml`` (autograde/deadlines.py) and are brought up to date
+after each run, so points given by hand in the formgrader are penalised like the rest.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from . import batch, intake, release
+from . import batch, deadlines, intake, release
 from .nbgrader_app import api as nbgrader_api
+from .results import Course, read_course
 
 
 @dataclass
 class Settings:
     assignments: list[str] | None = None  # None: every assignment of the course
+    students: list[str] | None = None  # None: every student; else only these, graded again
     lms: Path | None = None  # a folder of LMS zip downloads (one assignment, or a subfolder each)
     workers: int | None = None  # submissions in flight (default: the number of cores)
     regrade: bool = False  # grade again what an earlier run already graded
@@ -28,6 +35,12 @@ class Settings:
     progress: bool = True
     feedback: bool = True
     report: bool = True
+
+
+@dataclass
+class Outcome(batch.Outcome):
+    """A run's outcome, with the whole gradebook as it stands after the run (totals, report)."""
+    course: Course | None = None
 
 
 def _known_assignments(grader) -> set[str]:
@@ -139,28 +152,92 @@ def write_feedback(grader, course: Path, results) -> list[Path]:
     return written
 
 
-def run(course: Path, settings: Settings) -> batch.Outcome:
+def _requested(asked: list[str] | None, course_ids: list[str]) -> list[str]:
+    unknown = [a for a in asked or [] if a not in course_ids]
+    if unknown:
+        raise GradingError(f"no assignment named {', '.join(map(repr, unknown))} in solutions/ "
+                           f"(the course has {', '.join(course_ids)})", 2)
+    return list(asked or course_ids)
+
+
+def _chosen(pairs, problems, ids: list[str], course_ids: list[str], students: list[str] | None):
+    """The pairs and problems of the assignments and students asked for. Intake scans every
+    assignment of the course, so a real assignment that was not asked for is never "unknown"."""
+    def wanted_student(student: str) -> bool:
+        return not students or not student or student in students
+
+    pairs = [(s, a) for s, a in pairs if a in ids and wanted_student(s)]
+    problems = [p for p in problems if wanted_student(p.student)
+                and not (p.assignment in course_ids and p.assignment not in ids)]
+    for student in students or []:
+        if not any(s == student for s, _ in pairs) and not any(p.student == student for p in problems):
+            problems.append(intake.Problem(student, "", "no submission from this student under submitted/ "
+                                                        "for the assignments asked for: nothing graded"))
+    return pairs, problems
+
+
+def _load_deadlines(course: Path) -> deadlines.Deadlines | None:
+    try:
+        return deadlines.load(course)
+    except deadlines.DeadlineError as error:
+        raise GradingError(f"{error}; nothing was graded", 2) from None
+
+
+def _journal_seconds(grader, keys) -> dict[tuple[str, str], float]:
+    """Wall time of each earlier grading, from its journal (for the report's slowest gradings)."""
+    found = {}
+    for student, assignment in keys:
+        folder = Path(grader.coursedir.format_path(grader.coursedir.autograded_directory, student, assignment))
+        try:
+            found[(student, assignment)] = float(json.loads((folder / batch.JOURNAL).read_text())["seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return found
+
+
+def _whole_class(outcome: Outcome) -> list:
+    """Every submission in the gradebook, with this run's grading failures attached."""
+    ran = {(r.student, r.assignment): r for r in outcome.results}
+    whole = []
+    for result in outcome.course.submissions:
+        key = (result.student, result.assignment)
+        result.error = ran.pop(key).error if key in ran else result.error
+        whole.append(result)
+    return whole + [r for r in ran.values() if r.error]  # failed before anything reached the gradebook
+
+
+def run(course: Path, settings: Settings) -> Outcome:
     course = Path(course).resolve()
     if not (course / "nbgrader_config.py").is_file():
         raise GradingError(f"{course} is not a course folder (it has no nbgrader_config.py); pass --course", 2)
+    dates = _load_deadlines(course)
     overrides = {"CourseDirectory.db_url": settings.db_url} if settings.db_url else {}
     grader = nbgrader_api(course, **overrides)
     check_reachable(grader, settings)
-    ids = settings.assignments or release.assignments(course)
-    missing = [a for a in ids if a not in _known_assignments(grader)]
-    if settings.release or missing:  # before intake: it repairs cells against the released notebooks
-        release.generate(course, ids if settings.release else missing, **overrides)
+    course_ids = release.assignments(course)
+    ids = _requested(settings.assignments, course_ids)
+    missing = [a for a in course_ids if a not in _known_assignments(grader)]
+    # Before intake (it repairs cells against the released notebooks), and every assignment in the
+    # gradebook: totals count each one's points.
+    if settings.release or missing:
+        release.generate(course, course_ids if settings.release else missing, **overrides)
     problems = _collect_lms(settings.lms, course, ids) if settings.lms else []
-    pairs, found = intake.scan_submitted(course, ids, grader.coursedir.release_directory)
-    problems += found
-    outcome = batch.grade(grader, course, pairs, settings, _unreadable(course, ids, pairs, problems))
-    outcome.problems = problems + outcome.problems
+    pairs, found = intake.scan_submitted(course, course_ids, grader.coursedir.release_directory)
+    pairs, problems = _chosen(pairs, problems + found, ids, course_ids, settings.students)
+    graded = batch.grade(grader, course, pairs, replace(settings, regrade=settings.regrade or bool(settings.students)),
+                         _unreadable(course, ids, pairs, problems))
+    outcome = Outcome(**{f.name: getattr(graded, f.name) for f in fields(graded)})
+    notes = [intake.Problem(*note) for note in deadlines.timestamp_notes(course, dates, pairs)]
+    outcome.problems = problems + outcome.problems + notes
     outcome.isolation = _isolation(settings)
+    deadlines.reapply(grader)
     outcome.csv = export_csv(grader, course / "grades.csv")
+    outcome.course = read_course(course, grader.coursedir.db_url)
     outcome.feedback = write_feedback(grader, course, outcome.results) if settings.feedback else []
     if settings.report:
         from .class_report import write_class_report
 
-        outcome.report = write_class_report(outcome.results, course / "reports", outcome.seconds, course=course,
-                                            db_url=outcome.db_url)
+        whole = _whole_class(outcome)
+        seconds = {**_journal_seconds(grader, [(r.student, r.assignment) for r in whole]), **outcome.seconds}
+        outcome.report = write_class_report(whole, course / "reports", seconds, course=course, db_url=outcome.db_url)
     return outcome

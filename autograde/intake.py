@@ -23,13 +23,13 @@ import zipfile
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 
 import nbformat
 from nbgrader.plugins import FileNameCollectorPlugin
 
-from . import notebook_repair
+from . import deadlines, notebook_repair
 from .safe_copy import File, describe, kind, fingerprint_folder, hidden, open_folder, read_folder
 
 #: The folder of the course where intake stages each gradable submission for nbgrader
@@ -390,6 +390,7 @@ class _Notebook:
     time: datetime     # zip member time (UTC) or, for a loose file, its modification time
     file_mtime: float  # the downloaded file's modification time, to break ties
     data: bytes
+    marked_late: bool = False  # the LMS put LATE_ in its download name (Canvas)
 
 
 def collect_lms(downloads: Path, course: Path, assignment: str) -> list[Problem]:
@@ -425,8 +426,21 @@ def collect_lms(downloads: Path, course: Path, assignment: str) -> list[Problem]
                                                       "(characters unsafe in file names or nbgrader ids)"))
         chosen, notes = _pick(by_student[raw], assignment)
         notes += _place(chosen, course, safe, assignment)
+        late = deadlines.lms_late_note(chosen.marked_late, chosen.time, _due(course, safe, assignment))
+        notes += [late] if late else []
         problems += [Problem(safe, assignment, note) for note in notes]
     return problems
+
+
+def _due(course: Path, student: str, assignment: str) -> datetime | None:
+    """The student's due date (extension included) from the course's deadlines file, if it has one."""
+    try:
+        dates = deadlines.load(course)
+    except deadlines.DeadlineError:
+        return None  # grading stops on it with its own message
+    if dates is None or assignment not in dates.due:
+        return None
+    return dates.due[assignment] + (dates.extension(student, assignment) or timedelta(0))
 
 
 def _read_download(path: Path, assignment: str, problems: list[Problem]) -> list[_Notebook]:
@@ -451,7 +465,8 @@ def _read_download(path: Path, assignment: str, problems: list[Problem]) -> list
                 data = handle.read(MAX_MEMBER_BYTES + 1)
                 if len(data) > MAX_MEMBER_BYTES:
                     return report(student, f"{path.name}: {_too_big(os.fstat(handle.fileno()).st_size)}: refused")
-                return [_Notebook(student, path.name, parsed["file_id"], _utc(mtime), mtime, data)]
+                return [_Notebook(student, path.name, parsed["file_id"], _utc(mtime), mtime, data,
+                                  deadlines.marked_late(path.name))]
             with zipfile.ZipFile(handle) as archive:
                 kept, refused, names = _members(archive)
     except zipfile.BadZipFile as err:
@@ -463,7 +478,10 @@ def _read_download(path: Path, assignment: str, problems: list[Problem]) -> list
         return _bulk(path.name, mtime, kept, refused, report)
     for info, reason in refused:
         report(student, f"{path.name}: {reason}")
-    return _student_zip(student, path.name, mtime, kept, names, report)
+    found = _student_zip(student, path.name, mtime, kept, names, report)
+    for notebook in found:
+        notebook.marked_late = deadlines.marked_late(path.name)
+    return found
 
 
 @contextmanager
@@ -490,7 +508,8 @@ def _bulk(label, mtime, kept, refused, report) -> list[_Notebook]:
             continue
         student, inner_label = parsed["student_id"], f"{label}: {info.filename}"
         if info.filename.lower().endswith(".ipynb"):
-            notebooks.append(_Notebook(student, label, parsed["file_id"], _zip_time(info), mtime, data))
+            notebooks.append(_Notebook(student, label, parsed["file_id"], _zip_time(info), mtime, data,
+                                       deadlines.marked_late(info.filename)))
             continue
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as inner:
@@ -500,7 +519,10 @@ def _bulk(label, mtime, kept, refused, report) -> list[_Notebook]:
             continue
         for _, reason in inner_refused:
             report(student, f"{inner_label}: {reason}")
-        notebooks += _student_zip(student, inner_label, mtime, inner_kept, inner_names, report)
+        found = _student_zip(student, inner_label, mtime, inner_kept, inner_names, report)
+        for notebook in found:
+            notebook.marked_late = deadlines.marked_late(info.filename)
+        notebooks += found
     return notebooks
 
 

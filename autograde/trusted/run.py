@@ -64,6 +64,9 @@ def merge(nb, stash: dict[int, str], spec: dict, verdicts: dict | None, why: str
 #: reach (inside a C function, e.g. a huge SymPy power): the checker is stopped and run again without it.
 STUCK_GRACE_SECONDS = 5.0
 MAX_CHECKER_RUNS = 3
+#: How a reason starts when the student's kernel never answered the checker: the notebook is run
+#: once more in a fresh kernel before that counts as the student's doing.
+UNANSWERED = "the student's kernel did not answer the checks"
 #: How a reason starts when the checker itself failed (not the student's doing: retried, never stored).
 CHECKER_FAILED = "the trusted checker"
 
@@ -73,11 +76,13 @@ async def check(server, kernel_client, cwd: Path, spec: dict, cell_timeout: floa
     """Serve the student's kernel over a socket in ``cwd`` and run the checker against it.
 
     Returns (grade_id → verdict, "") or (None, why the checks did not run)."""
-    socket_path = os.path.join(os.path.realpath(cwd), ".grader.sock")  # cwd: the grader made it
     deadline = time.monotonic() + deadline_seconds
     skip: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="checker-") as private:
-        for _ in range(MAX_CHECKER_RUNS):
+        for run in range(MAX_CHECKER_RUNS):
+            # A new socket for each checker: the next one never reaches the kernel's previous server,
+            # which may still be inside the call the stopped checker made. (cwd: the grader made it.)
+            socket_path = os.path.join(os.path.realpath(cwd), f".grader-{run}.sock")
             kernel_client.execute(SERVE.format(path=socket_path), silent=True, store_history=False)
             verdicts, why, stuck = await _run_checker(server, Path(private), socket_path, spec, cell_timeout,
                                                       deadline, skip)
@@ -118,7 +123,7 @@ async def _run_checker(server, private: Path, socket_path: str, spec: dict, cell
     with open(result_file) as handle:
         result = json.load(handle)
     if "student_gone" in result:  # the student's kernel did not serve: their doing, like a dead kernel
-        return None, f"the student's kernel did not answer the checks ({result['student_gone']})", None
+        return None, f"{UNANSWERED} ({result['student_gone']})", None
     if "error" in result:
         return None, f"the trusted checker failed: {result['error']}", None
     verdicts = result["verdicts"]

@@ -486,9 +486,10 @@ def test_canvas_and_moodle_zip_names_give_the_student(course, downloads, zip_nam
     make_zip(downloads / zip_name, {f"{GD}.ipynb": notebook()})
     problems = collect_lms(downloads, course, GD)
     assert placed(course, student).is_file()
+    late = ["the LMS marked this submission late (LATE_ in its file name)"] if "_LATE_" in zip_name else []
     assert [p.message for p in problems] == ([] if student == "smithjane" else
                                              ["LMS id 'Jane Doe_4711' stored as 'Jane_Doe_4711' "
-                                              "(characters unsafe in file names or nbgrader ids)"])
+                                              "(characters unsafe in file names or nbgrader ids)"]) + late
 
 
 def test_a_canvas_bulk_zip_gives_each_student_their_notebook(course, downloads):
@@ -505,7 +506,8 @@ def test_a_canvas_bulk_zip_gives_each_student_their_notebook(course, downloads):
     problems = collect_lms(downloads, course, GD)
     for student in ("alice", "bob", "carl", "dora"):
         assert student.encode() in placed(course, student).read_bytes()
-    assert messages(problems, "alice") == messages(problems, "bob") == messages(problems, "dora") == ""
+    assert messages(problems, "alice") == messages(problems, "dora") == ""
+    assert messages(problems, "bob") == "the LMS marked this submission late (LATE_ in its file name)"
     assert "named 'Untitled.ipynb' (in submissions.zip): graded as" in messages(problems, "carl")
     assert "'stray.ipynb' is not named like an LMS submission: skipped" in messages(problems, "")
 
@@ -714,3 +716,14 @@ def test_collecting_writes_nothing_through_a_link_in_submitted(course, downloads
         Problem("bob", GD, f"submitted/bob/{GD}/{GD}.ipynb is a symbolic link to '{tmp_path / 'bob-target.ipynb'}': "
                            "nothing collected (links are never followed)"),
     ]
+
+
+def test_a_late_mark_that_the_deadlines_file_contradicts_is_named(course, downloads):
+    """Canvas's LATE_ marker is kept as a note; when the zip entry's time is before the due date
+    in deadlines.toml (the LMS and the course disagree), the note says to check both."""
+    (course / "deadlines.toml").write_text(f'[due]\n{GD} = 2026-03-05T23:59:00\n')
+    make_zip(downloads / "bulk.zip", {f"bob_LATE_2_22_{GD}.ipynb": notebook("bob")}, when=MARCH_1)
+    note = messages(collect_lms(downloads, course, GD), "bob")
+    assert note.startswith("the LMS marked this submission late (LATE_ in its file name); its zip entry time "
+                           "2026-03-01")
+    assert note.endswith("is before the due date in deadlines.toml: check both")

@@ -1,5 +1,6 @@
 """The README's main job: the bundled sample class graded end to end by the batch grader on
-nbgrader's gradebook, in SQLite and in a real PostgreSQL server, and on a local Dask cluster."""
+nbgrader's gradebook, in SQLite and in a real PostgreSQL server, and on a local Dask cluster; its
+late penalties, its totals (the CLI's = the formgrader's = grades.csv's) and its LMS exports."""
 from __future__ import annotations
 
 import csv
@@ -9,7 +10,8 @@ import shutil
 import pytest
 from support.postgres import postgres_server
 
-from autograde import grade_class, report, sample_class, submissions
+from autograde import cli, export, grade_class, report, sample_class, submissions
+from autograde.nbgrader_app import api
 
 pytestmark = pytest.mark.xdist_group("sample-class")
 BROKEN = {"empty-file", "invalid-json", "no-notebook"}
@@ -129,3 +131,111 @@ def test_a_submission_naming_an_unknown_answer_cell_is_refused():
     assignment = next(iter(sample_class.students()[0]["assignments"]))
     with pytest.raises(KeyError, match="no answer cell named nonexistent"):
         submissions.build(assignment, "untouched", {"nonexistent": "x = 1"})
+
+
+# ---- a term: late penalties, totals everywhere, hand grading, LMS exports -------------------------
+
+def test_late_penalties_are_what_the_plan_worked_out(graded_class):
+    _, outcome, _ = graded_class
+    found = outcome.course.by_key()
+    penalised = 0
+    for key, plan in sample_class.expected().items():
+        result = found[key]
+        assert result.late_penalty == pytest.approx(result.score * plan["late_percent"] / 100), key
+        penalised += result.late_penalty > 0
+    assert penalised >= 5
+
+
+def _table_totals(text: str) -> dict[str, tuple[str, str]]:
+    """student → (total, after late penalties) as the CLI printed them."""
+    lines = text.splitlines()
+    header = lines[0]
+    total_at, final_at = header.index("total"), header.index("after late penalties")
+    rows = {}
+    for line in lines[2:]:
+        if not line.strip():
+            break
+        rows[line.split()[0]] = (line[total_at:final_at].split()[0], line[final_at:].split()[0])
+    return rows
+
+
+def _totals_everywhere(course, printed):
+    """(CLI, formgrader, grades.csv) totals per student, as text: "score/max" and the final score."""
+    cli_totals = _table_totals(printed)
+    formgrader = {s["id"]: f"{report.num(s['score'])}/{report.num(s['max_score'])}" for s in api(course).get_students()}
+    exported: dict[str, list[float]] = {}
+    for row in csv.DictReader((course / "grades.csv").open()):
+        sums = exported.setdefault(row["student_id"], [0.0, 0.0, 0.0])
+        sums[0] += float(row["raw_score"])
+        sums[1] += float(row["score"])
+        sums[2] += float(row["max_score"])
+    csv_totals = {s: (f"{report.num(raw)}/{report.num(most)}", f"{report.num(final)}/{report.num(most)}")
+                  for s, (raw, final, most) in exported.items()}
+    return cli_totals, formgrader, csv_totals
+
+
+def test_totals_are_the_same_in_the_cli_the_formgrader_and_grades_csv(graded_class, capsys):
+    course, outcome, _ = graded_class
+    cli._print(outcome)
+    cli_totals, formgrader, csv_totals = _totals_everywhere(course, capsys.readouterr().out)
+    assert set(cli_totals) == set(formgrader) == set(csv_totals) == {s["id"] for s in sample_class.students()}
+    for student, (total, final) in cli_totals.items():
+        assert total == formgrader[student] == csv_totals[student][0], student
+        assert final == csv_totals[student][1], student
+    assert cli_totals["dana"][0].endswith("/130") and formgrader["dana"].endswith("/130")
+
+
+def test_points_given_by_hand_count_everywhere_and_are_penalised_when_late(graded_class, tmp_path):
+    from nbgrader.api import Gradebook
+
+    course = tmp_path / "course"
+    shutil.copytree(graded_class[0], course)
+    late = ("ben", "03_numerical_checks")
+    with Gradebook(api(course).coursedir.db_url) as gb:
+        for notebook in gb.find_submission(late[1], late[0]).notebooks:
+            for grade in notebook.grades:
+                if grade.cell.cell_type == "markdown":
+                    grade.manual_score = 1.5  # graded by hand in the formgrader
+        gb.db.commit()
+    export.export(course, "csv")  # brings nbgrader's penalties up to date, as `grade` does
+    from autograde import results
+
+    graded = results.read_course(course)
+    ben = graded.by_key()[late]
+    assert ben.written_pending == 0 and ben.written_score == 3.0
+    assert ben.late_penalty == pytest.approx(0.1 * (ben.auto_score + 3.0))
+    from autograde.grade_class import export_csv
+
+    export_csv(api(course), course / "grades.csv")
+    printed = report.score_table(graded.submissions, points=graded.points, students=graded.students)
+    cli_totals, formgrader, csv_totals = _totals_everywhere(course, printed)
+    assert cli_totals["ben"] == (formgrader["ben"], csv_totals["ben"][1]) and formgrader["ben"] == csv_totals["ben"][0]
+
+
+def test_the_demo_names_late_submissions_and_the_export_files(graded_class, capsys):
+    course, outcome, _ = graded_class
+    cli._demo_outputs(course, outcome)
+    printed = capsys.readouterr().out
+    for (student, assignment), plan in sample_class.expected().items():
+        if plan["late_percent"] and outcome.course.by_key()[(student, assignment)].score > 0:
+            assert f"  {student} / {assignment}: " in printed
+    for fmt in export.FORMATS:
+        path = course / "exports" / export.DEFAULT_NAMES[fmt]
+        assert f"wrote {path} (" in printed and path.is_file()
+    assert "not in the roster" in printed and "vik" in printed
+    assert "no timestamp.txt" in printed and "lena / 02_symbolic_derivatives" in printed
+
+
+def test_the_canvas_export_lists_the_roster_with_late_penalties_taken(graded_class):
+    course, outcome, _ = graded_class
+    done = export.export(course, "canvas", sample_class.write_roster(course))
+    rows = list(csv.reader(io.StringIO(done.path.read_text(encoding="utf-8"))))
+    people = sample_class.roster_people()
+    assert [row[3] for row in rows[2:]] == [p.sis_login_id for p in people]
+    assert rows[1][5:] == [report.num(p) for p in outcome.course.points.values()]
+    found = outcome.course.by_key()
+    for person, row in zip(people, rows[2:]):
+        for assignment, cell in zip(outcome.course.points, row[5:]):
+            result = found.get((person.id, assignment))
+            assert cell == ("" if result is None else report.num(result.final_score)), (person.id, assignment)
+    assert [row[5:] for row in rows[2:] if row[3] in ("lmuller", "xochitl")] == [[""] * 7] * 2

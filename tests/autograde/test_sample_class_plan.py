@@ -1,15 +1,18 @@
-"""The sample class's plan (samples/class.toml) is a realistic class, and its broken files are
-broken the way the plan says. Fast: builds the notebooks, never grades them."""
+"""The sample class's plan (samples/class.toml) is a realistic term: broken files broken the way the
+plan says, written answers that vary, submission times around the deadlines, a roster with
+real-looking names, and two planted near-copies. Fast: builds the notebooks, never grades them."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
+from datetime import timedelta
 
 import nbformat
 import pytest
 
-from autograde import answer_bank, sample_class
+from autograde import answer_bank, deadlines, roster, sample_class
 from autograde.release import assignments
 
 STUDENTS = sample_class.students()
@@ -17,6 +20,7 @@ PLANS = sample_class.expected()
 ASSIGNMENTS = assignments()
 #: Damage after which nothing can be graded, so the submission scores zero.
 UNGRADABLE = {"empty-file", "invalid-json", "no-notebook"}
+DEADLINES = deadlines.load_file(sample_class.DEADLINES_FILE)
 
 
 def test_the_class_has_between_15_and_30_students_with_unique_safe_ids():
@@ -97,7 +101,7 @@ def test_each_submission_is_written_healthy_or_broken_as_planned(placed, key):
     course, _ = placed
     student, assignment = key
     folder = course / "submitted" / student / assignment
-    files = sorted(p.name for p in folder.iterdir())
+    files = sorted(p.name for p in folder.iterdir() if p.name != "timestamp.txt")
     damage = PLANS[key]["damage"]
     notebook = folder / f"{assignment}.ipynb"
     if damage == "empty-file":
@@ -112,3 +116,107 @@ def test_each_submission_is_written_healthy_or_broken_as_planned(placed, key):
         name = sample_class.RENAMED_AS if damage == "renamed" else notebook.name
         assert files == [name]
         nbformat.validate(nbformat.read(folder / name, as_version=4))
+
+
+# ---- a term: deadlines, written answers, a roster, planted copies --------------------------------
+
+def _seconds_late(key) -> float:
+    """How late the plan hands in, after the student's extension (the plan's own times, not the grader's)."""
+    student, assignment = key
+    when = sample_class.submission_time(PLANS[key], student, assignment, DEADLINES.due).replace(tzinfo=None)
+    return (when - DEADLINES.due[assignment] - (DEADLINES.extension(student, assignment) or timedelta())).total_seconds()
+
+
+def test_every_assignment_has_a_due_date_and_every_extension_a_planned_submission():
+    assert set(DEADLINES.due) == set(ASSIGNMENTS)
+    assert set(DEADLINES.extensions) <= set(PLANS)
+
+
+@pytest.mark.parametrize("key", sorted(PLANS), ids=lambda k: f"{k[0]}-{k[1][:2]}")
+def test_late_percent_is_what_ten_percent_per_day_begun_gives(key):
+    late = _seconds_late(key)
+    assert PLANS[key]["late_percent"] == (min(100, 10 * math.ceil(late / 86400)) if late > 0 else 0)
+
+
+def test_the_term_has_late_submissions_an_extension_that_saves_one_and_one_that_does_not():
+    late = [k for k in PLANS if PLANS[k]["late_percent"] > 0]
+    extended = [k for k in PLANS if DEADLINES.extension(*k)]
+    assert len(late) >= 5 and len({PLANS[k]["late_percent"] for k in late}) >= 3
+    assert any(PLANS[k]["late_percent"] == 0 and PLANS[k]["submitted"].startswith("+") for k in extended)
+    assert any(PLANS[k]["late_percent"] > 0 for k in extended)
+    unstamped = [k for k in PLANS if not PLANS[k]["timestamp"]]
+    assert {PLANS[k]["late_percent"] > 0 for k in unstamped} == {True, False}
+
+
+def test_written_answers_vary_and_every_text_answers_a_real_written_cell():
+    texts = sample_class.written_texts()
+    written_cells = {}
+    for assignment in ASSIGNMENTS:
+        nb = nbformat.read(sample_class.REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+        written_cells.update({c.metadata["nbgrader"]["grade_id"]: assignment for c in nb.cells
+                              if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")})
+    assert set(texts) == set(written_cells)
+    assert all(set(labels) == {"brief", "wrong"} and all(labels.values()) for labels in texts.values())
+    used = Counter(label for (_, a), plan in PLANS.items() for g, label in plan["written"].items()
+                   if written_cells[g] == a)
+    assert sum(len(plan["written"]) for plan in PLANS.values()) == sum(used.values())  # each in its own notebook
+    assert used["brief"] >= 8 and used["wrong"] >= 8 and used["empty"] >= 5, used
+
+
+def test_the_roster_has_real_looking_names_and_leaves_one_student_out():
+    people = sample_class.roster_people()
+    ids = [p.id for p in people]
+    in_class = {s["id"] for s in STUDENTS}
+    assert len(ids) == len(set(ids))
+    assert in_class - set(ids) == {s["id"] for s in STUDENTS if not s.get("in_roster", True)} != set()
+    assert set(ids) - in_class and not (set(ids) - in_class) & {k[0] for k in PLANS}  # enrolled, never handed in
+    names = [p.full_name for p in people]
+    assert any(not n.isascii() for n in names) and any(n.count(" ") >= 2 for n in names)
+    assert len(names) != len(set(names))  # two people share a name
+
+
+def test_the_written_roster_reads_back(tmp_path):
+    path = sample_class.write_roster(tmp_path)
+    assert roster.load(path) == sample_class.roster_people()
+
+
+def test_two_planted_copies_differ_in_text_but_not_once_names_and_order_are_undone():
+    copies = [k for k, plan in PLANS.items() if plan["copy_of"]]
+    assert len(copies) == 2
+    for student, assignment in copies:
+        plan = PLANS[(student, assignment)]
+        original = sample_class.answer_sources(assignment, PLANS[(plan["copy_of"], assignment)])
+        copied = sample_class.answer_sources(assignment, plan)
+        assert plan["code"] and set(copied) == set(original)
+        for name in plan["code"]:
+            assert copied[name] != original[name]
+            undone = sample_class.disguise(copied[name], {new: old for old, new in plan["renames"].items()})
+            blocks = lambda code: sorted(b.strip() for b in re.split(r"\n(?=\S)", code.strip()))  # noqa: E731
+            assert blocks(undone) == blocks(original[name]) and len(blocks(undone)) >= 2
+
+
+def test_submissions_are_dated_as_planned(placed):
+    from nbgrader.utils import parse_utc
+
+    course, _ = placed
+    for key, plan in PLANS.items():
+        folder = course / "submitted" / key[0] / key[1]
+        when = sample_class.submission_time(plan, *key, DEADLINES.due)
+        stamp = folder / "timestamp.txt"
+        assert stamp.is_file() == plan["timestamp"], key
+        if plan["timestamp"]:
+            assert parse_utc(stamp.read_text()) == when.replace(tzinfo=None)
+        assert {p.stat().st_mtime for p in folder.iterdir()} == {when.timestamp()}
+
+
+def test_written_answers_are_placed_as_planned(placed):
+    course, _ = placed
+    texts = sample_class.written_texts()
+    for (student, assignment), plan in PLANS.items():
+        if plan["damage"] or not plan["written"]:
+            continue
+        nb = nbformat.read(course / "submitted" / student / assignment / f"{assignment}.ipynb", as_version=4)
+        cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells}
+        for grade_id, label in plan["written"].items():
+            expected = sample_class.EMPTY_ANSWER if label == "empty" else texts[grade_id][label].strip()
+            assert cells[grade_id] == expected, (student, grade_id)

@@ -316,7 +316,7 @@ _BAD_PROTOCOL = [
     {"value": {"__callback__": 0}, "args_after": []},
 ]
 
-# The trusted checker (unsandboxed) connects to <scratch>/.grader.sock, a path in a folder the
+# The trusted checker (unsandboxed) connects to <scratch>/.grader-0.sock, a path in a folder the
 # student owns: a symbolic link there points the checker at any Unix socket of the host.
 _SYMLINKED_SOCKET = '''import os
 import autograde.trusted.student_server as _server
@@ -408,7 +408,7 @@ TINY_KERNEL_TRICKS = [
     Attack("loops_when_checked", "square loops forever, ignoring SIGINT, when the checks call it", 0,
            _LOOP_IN_CHECK),
     Attack("network_connect", "connects to a TCP listener on 127.0.0.1 and sends a message", 0, _NETWORK),
-    Attack("symlinked_grading_socket", ".grader.sock made a symlink to a Unix socket outside the sandbox", 0,
+    Attack("symlinked_grading_socket", ".grader-0.sock made a symlink to a Unix socket outside the sandbox", 0,
            _SYMLINKED_SOCKET),
     Attack("disk_filler", "allocates 1 GiB of disk in its scratch folder (files of 64 MiB, the largest allowed)", 0,
            _DISK_FILLER),
@@ -796,7 +796,7 @@ except OSError as _error:
 ''' + TINY_WRONG
 
 # Every later student's scratch folder exists before its kernel runs a cell; a socket bound first
-# at <scratch>/.grader.sock makes that student's serve() fail, and the checker connects here.
+# at <scratch>/.grader-0.sock makes that student's serve() fail, and the checker connects here.
 # Only kernels forked by this kernel's own fork server are touched (other gradings on the machine
 # are not this test's to break).
 _SOCKET_SQUATTER = _DETACH + '''
@@ -829,7 +829,7 @@ def _squat():
             seen.add(folder)
             try:
                 listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                listener.bind(os.path.join(folder, ".grader.sock"))
+                listener.bind(os.path.join(folder, ".grader-0.sock"))
                 listener.listen(8)
                 listeners.append(listener)
                 with open("@SPY@/squatted", "a") as handle:
@@ -883,7 +883,7 @@ DAEMON_REGRADES = Attack("a_daemon", "a detached grandchild survives the kernel 
                          "gradebook after grading ended", 0, _DAEMON_REGRADES,
                          unsandboxed="a process that calls setsid() leaves the kernel's process group, so "
                                      "killpg() misses it, and it can write the gradebook")
-SOCKET_SQUATTER = Attack("a_squatter", "a detached grandchild binds .grader.sock in every later student's scratch "
+SOCKET_SQUATTER = Attack("a_squatter", "a detached grandchild binds .grader-0.sock in every later student's scratch "
                          "folder first: their checks talk to it and time out", 0, _SOCKET_SQUATTER,
                          unsandboxed="kernels share /tmp, where every scratch folder lies, and a detached process "
                                      "outlives its kernel")
