@@ -5,7 +5,7 @@ BIN    := $(abspath $(VENV))/bin
 # nbgrader shells out to alembic: the environment's bin/ must come first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup chromium postgres sandbox axe demo test release grade lab bench bench-grading clean
+.PHONY: setup lint chromium postgres sandbox axe demo test release grade lab bench bench-grading clean
 
 setup: $(VENV)/.installed
 
@@ -46,7 +46,10 @@ $(AXE):
 	  { echo "npm is needed for the accessibility tests: sudo apt-get install npm"; exit 1; }
 	npm install --silent --no-audit --no-fund --prefix build/axe axe-core@4
 
-test: setup chromium postgres sandbox axe  ## the whole test suite
+lint: setup      ## ruff, with the rules in pyproject.toml
+	$(BIN)/ruff check .
+
+test: setup lint chromium postgres sandbox axe  ## ruff, then the whole test suite
 	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 release: setup   ## regenerate course/ from solutions/

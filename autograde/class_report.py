@@ -115,17 +115,18 @@ def _duration(seconds: float) -> str:
 def lateness(results: list[SubmissionResult], db_url: str | None) -> dict[tuple[str, str], Lateness]:
     """(student, assignment) → its lateness, for the submissions that have a deadline.
 
-    A result that carries ``seconds_late`` (and ``late_penalty``, ``extension_seconds``) itself is read
-    from there: that is the hook for grading that records lateness with its results. Otherwise nbgrader's
-    gradebook at ``db_url`` is asked (``SubmittedAssignment.total_seconds_late``, ``late_submission_penalty``,
-    ``extension``); without either, no submission has a late flag.
+    nbgrader's gradebook at ``db_url`` is asked first (``SubmittedAssignment.total_seconds_late``,
+    ``late_submission_penalty``, ``extension``): it alone knows which assignments have a due date.
+    For a submission it does not know, a result that was late or had an extension
+    (``seconds_late``, ``late_penalty``, ``extension``: read from the gradebook by results.read) is
+    taken as it is. Without either, no submission has a late flag.
     """
-    found = {(r.student, r.assignment): Lateness(float(r.seconds_late), float(getattr(r, "late_penalty", 0) or 0),
-                                                 float(getattr(r, "extension_seconds", 0) or 0))
-             for r in results if getattr(r, "seconds_late", None) is not None}
-    wanted = {(r.student, r.assignment) for r in results} - set(found)
-    if wanted and db_url:
-        found.update(_gradebook_lateness(db_url, wanted))
+    found = _gradebook_lateness(db_url, {(r.student, r.assignment) for r in results}) if db_url else {}
+    for r in results:
+        extension = r.extension.total_seconds() if getattr(r, "extension", None) else 0.0
+        seconds = float(getattr(r, "seconds_late", 0) or 0)
+        if (r.student, r.assignment) not in found and (seconds > 0 or extension > 0):
+            found[(r.student, r.assignment)] = Lateness(seconds, float(getattr(r, "late_penalty", 0) or 0), extension)
     return found
 
 

@@ -269,7 +269,7 @@ def _gradable_text(data: bytes, released, released_name: str, say) -> tuple[byte
         try:
             nb = nbformat.reads(data.decode("utf-8"), as_version=4)
             nbformat.validate(nb)
-        except Exception as err:  # nbformat raises NotJSONError, ValidationError, TypeError, … on bad input
+        except Exception as err:  # nbformat raises NotJSONError, ValidationError, TypeError, … on bad input  # noqa: BLE001
             lines = str(err).strip().splitlines() or [type(err).__name__]
             return data, f"not a readable notebook: {lines[0][:200]}; not graded"
         try:

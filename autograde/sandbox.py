@@ -60,7 +60,7 @@ def _libc_call(name: str, *args) -> None:
 
 
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    encode = (lambda s: None if s is None else s.encode())
+    encode = (lambda s: None if s is None else s.encode())  # noqa: E731
     _libc_call("mount", encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data))
 
 

@@ -203,7 +203,7 @@ def serve(modules: list[str]) -> None:
         try:
             importlib.import_module(name)
             loaded.append(name)
-        except Exception:  # a module that cannot load is imported by the kernel instead, as usual
+        except Exception:  # a module that cannot load is imported by the kernel instead, as usual  # noqa: BLE001
             pass
     signal.signal(signal.SIGCHLD, _reap)
     out = sys.stdout

@@ -2,14 +2,16 @@
 the batch grader's trusted path (test cells checked outside the student's kernel)."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import pytest
 
-from autograde import answer_bank, sample_class, submissions
+from autograde import answer_bank, submissions
 from autograde import grade_class
 from autograde.nbgrader_app import ensure_tools_on_path
+from support import released_course
 
 ensure_tools_on_path()
 
@@ -27,21 +29,29 @@ def chunk_of(answer: answer_bank.Answer) -> int:
     return answer_bank.load(answer.assignment).index(answer) % CHUNKS
 
 
+@pytest.fixture(scope="session")
+def released(tmp_path_factory):
+    """released(folder) → a fresh sample course in folder/course with all seven assignments
+    released (the release is made once per session: tests/support/released_course.py)."""
+    base = tmp_path_factory.getbasetemp()  # under pytest-xdist, its parent is this session's, shared by the workers
+    template = released_course.template(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base)
+    return lambda folder: released_course.copy(template, Path(folder) / "course")
+
+
 class GradedBank:
     """One chunk of an assignment graded once: every answer-bank entry of the chunk, and in
     chunk 0 also the solutions and the untouched release."""
 
-    def __init__(self, assignment: str, chunk: int, folder: Path):
+    def __init__(self, assignment: str, chunk: int, course: Path):
         self.assignment = assignment
         self.answers = [a for a in answer_bank.load(assignment) if chunk_of(a) == chunk]
-        course = sample_class.prepare_course(folder / "course")
         if chunk == 0:
             submissions.write(submissions.build(assignment, "solution"), course, "solution", assignment)
             submissions.write(submissions.build(assignment, "untouched"), course, "untouched", assignment)
         for answer in self.answers:
             nb = submissions.build(assignment, "solution", {answer.name: answer.code})
             submissions.write(nb, course, student_id(answer), assignment)
-        settings = grade_class.Settings(progress=False, release=True, feedback=False, report=False)
+        settings = grade_class.Settings(progress=False, feedback=False, report=False)
         self.results = {r.student: r for r in grade_class.run(course, settings).results}
 
     def result(self, student: str):
@@ -52,14 +62,14 @@ class GradedBank:
 
 
 @pytest.fixture(scope="session")
-def graded(tmp_path_factory):
+def graded(tmp_path_factory, released):
     """graded(assignment, chunk=0) → that chunk's GradedBank, graded once per test worker."""
     cache: dict[tuple[str, int], GradedBank] = {}
 
     def get(assignment: str, chunk: int = 0) -> GradedBank:
         if (assignment, chunk) not in cache:
-            folder = tmp_path_factory.mktemp(f"{assignment}-{chunk}")
-            cache[(assignment, chunk)] = GradedBank(assignment, chunk, folder)
+            course = released(tmp_path_factory.mktemp(f"{assignment}-{chunk}"))
+            cache[(assignment, chunk)] = GradedBank(assignment, chunk, course)
         return cache[(assignment, chunk)]
 
     return get

@@ -258,7 +258,7 @@ class _Encoder(_Budget):
     def sympy(self, x: Any) -> Any:
         try:
             text = sp.srepr(x)
-        except Exception:
+        except Exception:  # noqa: BLE001
             return self.opaque(x)
         if len(text) > self.limits.max_srepr_length:  # checked as a refused answer, not lost with its neighbours
             return {"__refused__": f"its text takes {len(text)} characters; at most "
@@ -270,7 +270,7 @@ class _Encoder(_Budget):
         try:
             text = repr(x)
             text = str.__str__(text)[:200]
-        except Exception:
+        except Exception:  # noqa: BLE001
             text = ""
         return {"__opaque__": _TYPE_NAME(type(x))[:100], "repr": text}
 

@@ -371,7 +371,7 @@ _SORT_KEY = cmp_to_key(sp.Basic.compare)
 def _make(name: str, constructor, args: list, **options):
     try:
         return constructor(*args, **options)
-    except Exception as exc:  # SymPy's own refusal, e.g. a wrong number of arguments
+    except Exception as exc:  # SymPy's own refusal, e.g. a wrong number of arguments  # noqa: BLE001
         raise UnsafeExpression(f"{name}(...) cannot be rebuilt: {str(exc)[:200]}") from None
 
 

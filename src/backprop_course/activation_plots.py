@@ -68,7 +68,7 @@ def plot_activations(sigmoid: Callable, sigmoid_prime: Callable, tanh_prime: Cal
 
 def _shape(values: np.ndarray, z: np.ndarray) -> str:
     """A few words on one curve: its range, and where it peaks when it has an inner peak."""
-    low, high, peak = float(values.min()), float(values.max()), int(np.argmax(values))
+    high, peak = float(values.max()), int(np.argmax(values))
     if np.ptp(values) < 1e-12:
         return f"is {high:.3g} everywhere"
     if 0 < peak < values.size - 1:

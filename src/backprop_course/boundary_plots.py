@@ -14,7 +14,7 @@ def plot_boundary(classify: Callable, X: np.ndarray, labels: np.ndarray, *, ax=N
                   levels=np.linspace(0, 1, 11)):
     """Shade ``classify(points)`` (an (M, 2) array → M outputs) over the data's range, draw its ½ contour
     and the data, one colour and marker shape per class (circles for 0, triangles for 1). Returns the Axes, or None (after a message) while the student's
-    code behind ``classify`` cannot be evaluated."""
+    code behind ``classify`` cannot be evaluated."""  # noqa: E501
     import matplotlib.pyplot as plt
 
     X, labels = np.asarray(X, dtype=float), np.asarray(labels, dtype=float).ravel()
@@ -24,7 +24,7 @@ def plot_boundary(classify: Callable, X: np.ndarray, labels: np.ndarray, *, ax=N
     try:
         with quiet():
             shade = np.asarray(classify(np.column_stack([gx.ravel(), gy.ravel()])), dtype=float).reshape(gx.shape)
-    except Exception as error:  # the student's code
+    except Exception as error:  # the student's code  # noqa: BLE001
         print(failure_message(error))
         return None
     if ax is None:

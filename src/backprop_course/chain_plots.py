@@ -21,7 +21,7 @@ def _evaluate(function: Callable, *args, report: Callable[[str], None] = print) 
     try:
         with quiet():
             return np.asarray(function(*args), dtype=float).ravel()
-    except Exception as error:  # the student's code: any failure becomes a message
+    except Exception as error:  # the student's code: any failure becomes a message  # noqa: BLE001
         report(failure_message(error))
         return None
 
@@ -45,7 +45,7 @@ def comparison_table(methods: Mapping[str, Callable], x: float, y: float, thetas
     titles = list(columns)
     width = max(22, *(len(t) + 2 for t in titles))
     print(f"{'':>10}" + "".join(f"{t:>{width}}" for t in titles))
-    for l in range(thetas.size):
+    for l in range(thetas.size):  # noqa: E741
         print(f"{f'∂J/∂θ_{l + 1}':>10}" + "".join(f"{columns[t][l]:>{width}.15f}" for t in titles))
     print()
     for i, first in enumerate(titles):
@@ -100,7 +100,7 @@ def plot_timing(methods: Mapping[str, Callable], lengths: Sequence[int], make_th
         try:
             with quiet():
                 times[title] = np.array([_seconds(method, (x, y, make_thetas(int(n))), repeats) for n in lengths])
-        except Exception as error:  # the student's code
+        except Exception as error:  # the student's code  # noqa: BLE001
             print(failure_message(error))
             return None
     created = ax is None

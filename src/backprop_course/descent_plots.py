@@ -36,7 +36,7 @@ def run_descent(gradient_descent: Callable, grad: Callable, x0: float, learning_
         with quiet():
             result = gradient_descent(grad, x0, learning_rate, n_steps)
             iterates = np.asarray(result, dtype=float).ravel()
-    except Exception as error:  # the student's code: turn any failure into a message
+    except Exception as error:  # the student's code: turn any failure into a message  # noqa: BLE001
         report(failure_message(error))
         return None
     if iterates.shape != (n_steps + 1,):
@@ -200,7 +200,7 @@ def learning_rate_explorer(gradient_descent: Callable, grad: Callable, f: Callab
             try:
                 with quiet():
                     slopes = np.array([float(grad(x)) for x in iterates])
-            except Exception as error:  # the student's df
+            except Exception as error:  # the student's df  # noqa: BLE001
                 messages.append(failure_message(error))
         if messages:
             status.value = f"<b>{messages[0]}</b>"

@@ -141,7 +141,7 @@ def lab_update(view: LabView, train: Callable, forward: Callable, X: np.ndarray,
     try:
         with quiet():
             output = np.asarray(forward(points, params, activation=activation)[0], dtype=float)[:, 0].reshape(gx.shape)
-    except Exception as error:  # the notebook's forward
+    except Exception as error:  # the notebook's forward  # noqa: BLE001
         return None, failure_message(error)
     with quiet():
         shown = np.where(np.isfinite(losses) & (losses > 0) & (losses < 1e6), losses, np.nan)
@@ -237,7 +237,7 @@ def plot_regimes(train: Callable, forward: Callable, X: np.ndarray, T: np.ndarra
             shown = np.where(np.isfinite(losses) & (losses > 0) & (losses < 1e6), losses, np.nan)
             try:
                 output = np.asarray(forward(points, params, activation=activation)[0], dtype=float)[:, 0]
-            except Exception as error:  # the notebook's forward
+            except Exception as error:  # the notebook's forward  # noqa: BLE001
                 print(failure_message(error))
                 plt.close(fig)
                 return None
@@ -266,7 +266,7 @@ def plot_regimes(train: Callable, forward: Callable, X: np.ndarray, T: np.ndarra
         describe_figure("one row per learning rate, the loss per epoch on a log axis with the target dashed (left) and "
                     "the final decision boundary (right): " + "; ".join(
                         f"{label} ({rates[label]:g}): loss {sci(losses[0])} → "
-                        f"{sci(losses[-1]) if np.isfinite(losses[-1]) else 'overflow'}, the run {describe_losses(losses, target).rstrip('.')}"
+                        f"{sci(losses[-1]) if np.isfinite(losses[-1]) else 'overflow'}, the run {describe_losses(losses, target).rstrip('.')}"  # noqa: E501
                         for label, losses in histories.items()) + ".", fig)
     return histories
 

@@ -39,7 +39,7 @@ def run_training(train: Callable, X: np.ndarray, T: np.ndarray, n_hidden: int, l
             params, losses = train(X.copy(), T.copy(), n_hidden, learning_rate, n_epochs,
                                    activation=activation, seed=seed)
             losses = np.asarray(losses, dtype=float).ravel()
-    except Exception as error:  # the student's code: any failure becomes a message
+    except Exception as error:  # the student's code: any failure becomes a message  # noqa: BLE001
         report(failure_message(error))
         return None
     if losses.shape != (n_epochs + 1,):

@@ -41,7 +41,7 @@ def run_training(train: Callable, X: np.ndarray, y: np.ndarray, learning_rate: f
             w, b, costs = train(X.copy(), y.copy(), learning_rate, n_steps)
             w, b = np.asarray(w, dtype=float).ravel(), float(b)
             costs = np.asarray(costs, dtype=float).ravel()
-    except Exception as error:  # the student's code: any failure becomes a message
+    except Exception as error:  # the student's code: any failure becomes a message  # noqa: BLE001
         report(failure_message(error))
         return None
     if w.shape != (X.shape[1],) or costs.shape != (n_steps + 1,):

@@ -37,7 +37,7 @@ def step_errors(difference: Callable, relative_error: Callable, f: Callable, x0,
     try:
         with quiet():
             return np.array([float(relative_error(difference(f, x0, h), exact)) for h in steps])
-    except Exception as error:  # the student's code: turn any failure into a message
+    except Exception as error:  # the student's code: turn any failure into a message  # noqa: BLE001
         print(failure_message(error))
         return None
 
@@ -127,7 +127,7 @@ def plot_seed_derivative(forward_difference: Callable, relative_error: Callable,
         with quiet():
             estimate = np.asarray(forward_difference(f, xs, seed_h), dtype=float)
             pointwise = np.array([float(relative_error(e, d)) for e, d in zip(estimate, fprime(xs))])
-    except Exception as error:  # the student's code
+    except Exception as error:  # the student's code  # noqa: BLE001
         print(failure_message(error))
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
@@ -148,7 +148,7 @@ def plot_seed_derivative(forward_difference: Callable, relative_error: Callable,
                     f"{xs[-1]:g}: the estimate follows σ' closely by eye. Right, its relative error point by point on a "
                     f"log axis: {np.mean(pointwise > 1e-7):.0%} of the points are above the 1e-7 bar; near x = 0 the "
                     f"error is about {sci(pointwise[centre])}, and {np.mean(pointwise > 0.99):.0%} of the points, all "
-                    f"in the flat tails (|x| ≥ {np.min(np.abs(xs[pointwise > 0.99])) if np.any(pointwise > 0.99) else np.nan:.2g}), "
+                    f"in the flat tails (|x| ≥ {np.min(np.abs(xs[pointwise > 0.99])) if np.any(pointwise > 0.99) else np.nan:.2g}), "  # noqa: E501
                     f"are wrong by 100 %.", fig)
     return pointwise
 
@@ -163,7 +163,7 @@ def check_derivative(numerical_gradient: Callable, relative_error: Callable, f: 
     try:
         with quiet():
             error = float(relative_error(numerical_gradient(total, z, h), derivative(z)))
-    except Exception as failure:  # the student's code
+    except Exception as failure:  # the student's code  # noqa: BLE001
         print(failure_message(failure))
         return None
     print(f"{label:<34} relative error {error:9.2e}   → {verdict(error)}")
@@ -184,7 +184,7 @@ def compare_precisions(numerical_gradient: Callable, relative_error: Callable, f
             try:
                 with quiet():
                     results[precision, h] = float(relative_error(numerical_gradient(total, z, h), derivative(z)))
-            except Exception as failure:  # the student's code
+            except Exception as failure:  # the student's code  # noqa: BLE001
                 print(failure_message(failure))
                 return None
     print(f"{'precision':>9}  {'h':>6}  {'relative error':>14}  verdict")

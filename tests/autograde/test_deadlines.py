@@ -141,7 +141,7 @@ def test_extensions_are_nbgraders_own_and_file_times_stand_in_for_a_missing_time
 def test_grades_csv_and_the_score_table_take_the_penalty_off(graded):
     course, outcome = graded
     rows = {row["student_id"]: row for row in csv.DictReader((course / "grades.csv").open())}
-    assert {s: float(rows[s]["score"]) for s in HANDED_IN} == pytest.approx({s: 3 * (1 - pct / 100) for s, (_, pct) in HANDED_IN.items()})
+    assert {s: float(rows[s]["score"]) for s in HANDED_IN} == pytest.approx({s: 3 * (1 - pct / 100) for s, (_, pct) in HANDED_IN.items()})  # noqa: E501
     from autograde import report
 
     table = report.score_table(outcome.course.submissions, points=outcome.course.points)

@@ -14,10 +14,10 @@ import nbformat
 import pytest
 from support.tiny_course import ASSIGNMENT as TINY, HIDDEN_LINE, make_course, submit
 
-from autograde import grade_class, sample_class, submissions
+from autograde import grade_class, submissions
 from autograde.feedback_safety import HIDDEN_NOTE
 from autograde.nbgrader_app import api
-from autograde.release import REPO, generate
+from autograde.release import REPO
 
 REAL = "01_gradient_descent"
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
@@ -115,9 +115,8 @@ def test_tiny_stock_nbgrader_leaks_the_hidden_test(tiny):
 # --- a real notebook: 01 with df missing its -4, and a df that prints its input ------------------------
 
 @pytest.fixture(scope="module")
-def real(tmp_path_factory):
-    course = sample_class.prepare_course(tmp_path_factory.mktemp("real") / "course")
-    generate(course, [REAL])
+def real(tmp_path_factory, released):
+    course = released(tmp_path_factory.mktemp("real"))
     wrong = {"df": "def df(x):\n    return 2 * x"}
     echo = {"df": "def df(x):\n    print('df called with', x)\n    return 2 * x - 4.5"}
     for student, answers in (("wrongdf", wrong), ("echo", echo)):

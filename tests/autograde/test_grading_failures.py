@@ -175,3 +175,40 @@ def test_workers_started_the_default_way_grade_like_a_local_run(template, tmp_pa
                 process.terminate()
                 process.wait(timeout=60)
     assert outcome.failed == {} and _scores(outcome) == _scores(local)
+
+
+# A kernel whose socket to the checker breaks (here: its first kernel only, by its own hand, as a
+# stand-in for a connection lost on a loaded machine) is given a second, fresh kernel.
+_UNANSWERED_ONCE = '''import os
+import autograde.trusted.student_server as _server
+
+def square(x):
+    return x * x
+
+if not os.path.exists("first-kernel-was-here"):
+    open("first-kernel-was-here", "w").close()
+
+    def _hang_up(path, timeout=600.0):
+        import socket
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(1)
+        listener.accept()[0].close()
+        listener.close()
+
+    _server.serve = _hang_up
+'''
+_UNANSWERED_ALWAYS = _UNANSWERED_ONCE.replace('if not os.path.exists("first-kernel-was-here"):', "if True:")
+
+
+def test_a_kernel_that_once_does_not_answer_the_checker_is_graded_in_a_fresh_one(tmp_path):
+    course = make_course(tmp_path / "course", cell_timeout=3)
+    submit(course, "once", _UNANSWERED_ONCE)
+    submit(course, "always", _UNANSWERED_ALWAYS)
+    submit(course, "honest")
+    outcome = grade_class.run(course, _settings(workers=1))
+    scores = {r.student: r.auto_score for r in outcome.results}
+    assert scores == {"once": 3, "always": 0, "honest": 3}
+    problems = {p.student: p.message for p in outcome.problems}
+    assert "did not answer the checks" in problems["always"] and "once" not in problems
+    assert outcome.failed == {} and outcome.exit_code == 0

@@ -345,7 +345,7 @@ def test_a_linked_notebook_is_never_graded(course):
     (folder / f"{GD}.ipynb").symlink_to(course.parent / "theirs.ipynb")
     gradable, problems = scan_submitted(course, ASSIGNMENTS)
     assert gradable == []
-    assert [p.message.split(",")[0] for p in problems] == [f"skipped '{GD}.ipynb'", "no notebook in the submission: nothing to grade"]
+    assert [p.message.split(",")[0] for p in problems] == [f"skipped '{GD}.ipynb'", "no notebook in the submission: nothing to grade"]  # noqa: E501
 
 
 def test_linked_student_and_assignment_folders_are_not_graded(course):

@@ -18,13 +18,13 @@ BROKEN = {"empty-file", "invalid-json", "no-notebook"}
 
 
 def _settings(**kw) -> grade_class.Settings:
-    return grade_class.Settings(progress=False, release=True, **kw)
+    return grade_class.Settings(progress=False, **kw)
 
 
 @pytest.fixture(scope="module")
-def placed(tmp_path_factory):
+def placed(tmp_path_factory, released):
     """A course folder with the whole sample class submitted, not yet graded."""
-    course = sample_class.prepare_course(tmp_path_factory.mktemp("placed") / "course")
+    course = released(tmp_path_factory.mktemp("placed"))
     count = sample_class.place_submissions(course)
     return course, count
 
@@ -102,29 +102,38 @@ def test_score_table_lists_every_student(graded_class):
     assert all(s["id"] in table for s in sample_class.students())
 
 
+#: The gradebook and the cluster change where results go and where notebooks run, not what they
+#: score: one assignment of the class proves each the same as the SQLite run (the whole class
+#: graded again would cost minutes and prove nothing more).
+PARITY = {"postgresql": "04_single_neuron", "dask": "01_gradient_descent"}
+
+
+def _rows_of(path, assignment: str) -> list[dict]:
+    return [row for row in _grades(path) if row["assignment"] == assignment]
+
+
 def test_the_same_class_in_a_postgresql_gradebook_gives_the_same_csv(placed, graded_class, tmp_path):
-    course = tmp_path / "course"
+    course, part = tmp_path / "course", PARITY["postgresql"]
     shutil.copytree(placed[0], course)
     with postgres_server() as url:
-        outcome = grade_class.run(course, _settings(db_url=url, feedback=False, report=False))
-        assert outcome.db_url == url and outcome.graded > 100
-        assert _grades(outcome.csv) == _grades(graded_class[1].csv)
+        outcome = grade_class.run(course, _settings(db_url=url, assignments=[part], feedback=False, report=False))
+        assert outcome.db_url == url and outcome.graded > 15
+        assert _rows_of(outcome.csv, part) == _rows_of(graded_class[1].csv, part)
 
 
 def test_a_local_dask_cluster_grades_the_same(placed, graded_class, tmp_path):
     """Dask workers run the notebooks; the coordinator stays the only gradebook writer."""
     from distributed import LocalCluster
 
-    course = tmp_path / "course"
+    course, part = tmp_path / "course", PARITY["dask"]
     shutil.copytree(placed[0], course)
-    part = ["01_gradient_descent", "04_single_neuron"]
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster:
-        outcome = grade_class.run(course, _settings(assignments=part, dask=cluster.scheduler_address,
+        outcome = grade_class.run(course, _settings(assignments=[part], dask=cluster.scheduler_address,
                                                     feedback=False, report=False))
     ours = {(r.student, r.assignment): (r.auto_score, r.error) for r in outcome.results}
-    reference = {k: (r.auto_score, r.error) for k, r in graded_class[2].items() if k[1] in part}
-    assert ours == reference and outcome.graded >= 30
+    reference = {k: (r.auto_score, r.error) for k, r in graded_class[2].items() if k[1] == part}
+    assert ours == reference and outcome.graded > 15
 
 
 def test_a_submission_naming_an_unknown_answer_cell_is_refused():

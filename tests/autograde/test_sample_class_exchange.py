@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from traitlets.config import Config
 
-from autograde import release, sample_class
 from autograde.nbgrader_app import api, course_config
 
 ASSIGNMENT = "01_gradient_descent"
@@ -18,10 +17,8 @@ STUDENT = "sam"
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory) -> Path:
-    course = sample_class.prepare_course(tmp_path_factory.mktemp("exchange") / "course")
-    release.generate(course, [ASSIGNMENT])
-    return course
+def course(tmp_path_factory, released) -> Path:
+    return released(tmp_path_factory.mktemp("exchange"))
 
 
 def _student_side(course: Path, home: Path) -> tuple[Config, object]:

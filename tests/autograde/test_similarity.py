@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import random
 from dataclasses import dataclass
-from pathlib import Path
 
 import nbformat
 import pytest

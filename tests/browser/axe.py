@@ -43,5 +43,5 @@ def run(page, include: str, exclude: list[str] = ()) -> list[dict]:
 
 def summary(violations: list[dict]) -> str:
     """One line per violated rule: its id, impact, how many elements, and the first element's HTML."""
-    return "\n".join(f"{v['id']} ({v['impact']}, {len(v['nodes'])} elements): {v['nodes'][0]['html'][:160]} at {v['nodes'][0]['target']}"
+    return "\n".join(f"{v['id']} ({v['impact']}, {len(v['nodes'])} elements): {v['nodes'][0]['html'][:160]} at {v['nodes'][0]['target']}"  # noqa: E501
                      for v in violations)

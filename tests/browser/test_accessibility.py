@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from autograde import answer_bank, grade_class, sample_class, submissions
+from autograde import answer_bank, grade_class, submissions
 from autograde.nbgrader_app import api, gradebook_url
-from autograde.release import REPO, generate
+from autograde.release import REPO
 
 pytestmark = pytest.mark.xdist_group("browser")
 
@@ -75,13 +75,12 @@ LOOKALIKE_DESCENT = """def gradient_descent(grad, x0, learning_rate, n_steps):
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(tmp_path_factory, released):
     """01 and 06 graded by the batch grader: a wrong df, untouched notebooks, a solved 06, and a late
     look-alike of the wrong df's submission (01 is due 1 March 2025, 17:00 UTC)."""
     from nbgrader.api import Gradebook
 
-    course = sample_class.prepare_course(tmp_path_factory.mktemp("a11y") / "course")
-    generate(course, list(NOTEBOOKS))
+    course = released(tmp_path_factory.mktemp("a11y"))
     with Gradebook(gradebook_url(course)) as gb:
         gb.update_or_create_assignment(NOTEBOOKS[0], duedate=datetime(2025, 3, 1, 17, 0))
     wrong_df = "def df(x):\n    return 2 * x"

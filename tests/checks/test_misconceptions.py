@@ -46,7 +46,7 @@ def test_a_sigmoid_that_loses_the_left_tail_is_named_by_its_value(function, tag)
 def test_the_slope_hints_speak_of_the_slope():
     error = failure(_tail, lambda z: _silenced(z) * (1 - _silenced(z)), SLOPE_TAIL, "σ'(z)")
     assert error.tag == "overflow-silenced" and "σ'(z) at z = −710" in str(error)
-    assert "σ'(z)" in symbolic_derivatives.STABLE_SIGMOID_PRIME_HINT and "s(1 − s)" in symbolic_derivatives.STABLE_SIGMOID_PRIME_HINT
+    assert "σ'(z)" in symbolic_derivatives.STABLE_SIGMOID_PRIME_HINT and "s(1 − s)" in symbolic_derivatives.STABLE_SIGMOID_PRIME_HINT  # noqa: E501
 
 
 def _seeded(n_in, n_hidden, n_out, seed=0):

@@ -84,7 +84,7 @@ def test_03_the_seed_step_in_the_flat_tails():
     assert f"{at_minus_8:.1g}" == "0.001"
     assert np.spacing(1.0) / 2 == pytest.approx(1.1e-16, rel=0.01)
     says("03_numerical_checks", "from $0.002$ at $x = 5$ to $0.10$ at $x = 6$", "beyond $x = 7$",
-         "at most points the computed difference is $0$", "Below $x = -8$ the error is at least $0.4$, and $1$ at most points", "the\nerror at $x = -8$ is $0.001$",
+         "at most points the computed difference is $0$", "Below $x = -8$ the error is at least $0.4$, and $1$ at most points", "the\nerror at $x = -8$ is $0.001$",  # noqa: E501
          r"about $1.1 \cdot 10^{-16}$")
 
 

@@ -99,7 +99,7 @@ print("PLANTED " + json.dumps(_done))
 
 def square(x):
     return x + x
-'''.replace("_STARTUP_SOURCE", repr(_STARTUP))
+'''.replace("_STARTUP_SOURCE", repr(_STARTUP))  # noqa: E501
 
 READER = r'''import json, os
 _found = {}

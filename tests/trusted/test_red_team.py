@@ -3,9 +3,10 @@
 Every attack in `attacks.py` is one student. Students are graded in a few shared batches (one
 `grade_class.run` each), always beside honest students with the right answer, and each attack
 must score no more than its honest content (what the same submission scores without the trick)
-while every other student keeps full marks. The tiny course and the real notebooks 01 and 02
-are also graded in the kernel (``trusted=False``, as plain nbgrader does) as a control: which
-attacks fool in-kernel grading is printed by the last test (``pytest -s``), not asserted.
+while every other student keeps full marks. The tiny course is also graded in the kernel
+(``trusted=False``, as plain nbgrader does) as a control: the tricks that fool it must keep
+fooling it (they are real attacks). benchmarks/red_team_control.py prints the whole table, the
+real notebooks 01 and 02 included.
 
 Attacks that reach outside the student's kernel (files of the course, the gradebook, the
 checker's files in the shared temporary folder, the network, the grader's processes) win while
@@ -45,7 +46,7 @@ from grading import (
 )
 from support.tiny_course import ASSIGNMENT, copy_course, submit
 
-from autograde import release, results, sample_class, sandbox, submissions
+from autograde import results, sandbox, submissions
 
 
 def _kill(pid: int) -> None:
@@ -205,10 +206,8 @@ def test_in_kernel_control_grades_honest_students_alike(tiny_in_kernel):
 
 
 @pytest.fixture(scope="module")
-def real_template(tmp_path_factory) -> Path:
-    course = sample_class.prepare_course(tmp_path_factory.mktemp("red-real") / "course")
-    release.generate(course, REAL_ASSIGNMENTS)
-    return course
+def real_template(tmp_path_factory, released) -> Path:
+    return released(tmp_path_factory.mktemp("red-real"))
 
 
 def _real_extras(course: Path, places: dict) -> None:
@@ -225,12 +224,6 @@ def _real_extras(course: Path, places: dict) -> None:
 def real_trusted(real_template, tmp_path_factory) -> Batch:
     return grade_batch(real_template, tmp_path_factory.mktemp("red-real-trusted"), attacks.REAL_COURSE,
                        honest=["solution"], extra=_real_extras, real=True)
-
-
-@pytest.fixture(scope="module")
-def real_in_kernel(real_template, tmp_path_factory) -> Batch:
-    return grade_batch(real_template, tmp_path_factory.mktemp("red-real-kernel"), attacks.REAL_COURSE,
-                       honest=["solution"], extra=_real_extras, real=True, trusted=False)
 
 
 @pytest.mark.parametrize("attack", attacks.REAL_COURSE, ids=lambda a: a.student)
@@ -447,18 +440,15 @@ def test_200_mb_of_output_leave_the_grader_and_the_feedback_small(tiny_template,
 # ------------------------------------------------------------------ the control, printed
 
 
-def test_which_attacks_fool_in_kernel_grading(tiny_trusted, tiny_in_kernel, real_trusted, real_in_kernel):
-    """The evidence that the trusted path matters: printed (pytest -s), not asserted."""
-    rows = []
-    for batches, catalogue in (((tiny_trusted, tiny_in_kernel), attacks.TINY_KERNEL_TRICKS),
-                               ((real_trusted, real_in_kernel), attacks.REAL_COURSE)):
-        for attack in catalogue:
-            trusted, in_kernel = (b.score(attack.student, attack.assignment) for b in batches)
-            rows.append((attack.student, attack.honest, trusted, in_kernel))
-    width = max(len(r[0]) for r in rows)
-    print(f"\n{'attack':<{width}}  honest  trusted  in-kernel")
-    for name, honest, trusted, in_kernel in rows:
-        mark = "  <- fools in-kernel grading" if in_kernel > honest else ""
-        print(f"{name:<{width}}  {honest:>6g}  {trusted:>7g}  {in_kernel:>9g}{mark}")
-    fooled = [r[0] for r in rows if r[3] > r[1]]
-    print(f"{len(fooled)} of {len(rows)} attacks fool in-kernel grading: {', '.join(fooled)}")
+#: Tricks of the tiny course that fool plain nbgrader (tests run in the student's kernel): the
+#: control shows they are real attacks, so that their trusted scores above mean something.
+#: The whole table, with the real course's, is printed by benchmarks/red_team_control.py.
+FOOL_IN_KERNEL = ["lying_eq_object", "lying_int_subclass", "frame_reads_test_source", "run_cell_replaced",
+                  "input_transformer_blanks_tests", "ast_transformer_strips_asserts"]
+
+
+@pytest.mark.parametrize("student", FOOL_IN_KERNEL)
+def test_the_in_kernel_control_is_fooled_where_the_trusted_path_is_not(student, tiny_trusted, tiny_in_kernel):
+    attack = next(a for a in attacks.TINY_KERNEL_TRICKS if a.student == student)
+    assert tiny_in_kernel.score(student) > attack.honest, f"{student} no longer fools in-kernel grading"
+    assert tiny_trusted.score(student) <= attack.honest

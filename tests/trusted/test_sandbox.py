@@ -339,7 +339,7 @@ def test_a_killed_graders_scratch_tmpfs_is_unmounted_by_the_next_grader(tmp_path
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True).stdout.strip()
     abandoned, running = tmp_path / f"grader-{dead}-abandoned", tmp_path / f"grader-{os.getpid()}-running"
-    mounted = lambda folder: any(line.split()[1] == str(folder) for line in open("/proc/self/mounts"))
+    mounted = lambda folder: any(line.split()[1] == str(folder) for line in open("/proc/self/mounts"))  # noqa: E731
     for folder in (abandoned, running):
         folder.mkdir()
         assert sandbox.limit_disk(folder, 1 << 20) and mounted(folder)

@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from autograde import answer_bank, grade_class, release, sample_class, submissions
+from autograde import answer_bank, grade_class, submissions
 
 ASSIGNMENT = "05_single_path_backprop"
 QUADRATIC = answer_bank.find(ASSIGNMENT, "chain_gradient", "product-from-scratch").code
@@ -24,9 +24,8 @@ STUDENTS = {"a_time_liar": LIES_ABOUT_TIME, "b_solution": None, "c_quadratic": Q
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    course = sample_class.prepare_course(tmp_path_factory.mktemp("self-reports") / "course")
-    release.generate(course, [ASSIGNMENT])
+def template(tmp_path_factory, released):
+    course = released(tmp_path_factory.mktemp("self-reports"))
     for student, code in STUDENTS.items():
         answers = {"chain_gradient": code} if code else {}
         submissions.write(submissions.build(ASSIGNMENT, "solution", answers), course, student, ASSIGNMENT)

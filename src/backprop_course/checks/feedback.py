@@ -50,7 +50,7 @@ def short_repr(value: Any, limit: int = 80, details: bool = True) -> str:
     else:
         try:
             text = repr(value)
-        except Exception:  # a student's object whose __repr__ fails
+        except Exception:  # a student's object whose __repr__ fails  # noqa: BLE001
             text = f"<{type(value).__name__} object>"
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -85,7 +85,7 @@ def reject_refused(value: Any, what: str) -> None:
     __tracebackhide__ = True
     try:
         tag, reason = getattr(value, "refusal_tag", None), getattr(value, "refusal_reason", None)
-    except Exception:  # a student's object whose attribute lookup fails is no refusal
+    except Exception:  # a student's object whose attribute lookup fails is no refusal  # noqa: BLE001
         return
     if type(tag) is str and type(reason) is str:
         raise CheckFailure(f"{what} was refused before checking: {reason}\n[{tag}] No answer here needs "

@@ -110,7 +110,7 @@ def _diagnose(got: np.ndarray, mistakes: Iterable[Mistake], args: tuple, kwargs:
                 try:
                     if mistake.when(got):
                         return mistake
-                except Exception:
+                except Exception:  # noqa: BLE001
                     pass
         if mistake.value is not None:
             wrong = mistake.value
@@ -119,7 +119,7 @@ def _diagnose(got: np.ndarray, mistakes: Iterable[Mistake], args: tuple, kwargs:
                     warnings.simplefilter("ignore")
                     try:
                         wrong = wrong(*copy.deepcopy(args), **copy.deepcopy(kwargs))
-                    except Exception:  # this mistake cannot be evaluated here: it does not explain got
+                    except Exception:  # this mistake cannot be evaluated here: it does not explain got  # noqa: BLE001
                         continue
             if close(got, wrong, rtol, atol):
                 return mistake
@@ -179,10 +179,10 @@ def call(function: Callable, *args: Any, name: Optional[str] = None, kwargs: Opt
             fail_plain(f"{what} raised NotImplementedError: {name} is still the stub. Replace "
                        "`raise NotImplementedError()` in its answer cell with your code and run that cell.",
                        "not-implemented")
-        except Exception as error:  # the student's code raised: report it as feedback
+        except Exception as error:  # the student's code raised: report it as feedback  # noqa: BLE001
             try:
                 text = str(error)
-            except Exception:  # an exception whose __str__ fails still gets reported
+            except Exception:  # an exception whose __str__ fails still gets reported  # noqa: BLE001
                 text = "(its message could not be shown)"
             fail_plain(f"{what} raised {type(error).__name__}: {text[:300]}", "raised-error")
     if no_warnings and caught:

@@ -182,7 +182,7 @@ def check_expression(got: Any, expected: sp.Expr, what: str, *, allowed: Iterabl
     for mistake in mistakes:
         try:
             matched = mistake.when is not None and bool(mistake.when(expr))
-        except Exception:
+        except Exception:  # noqa: BLE001
             matched = False
         if matched:
             found = mistake

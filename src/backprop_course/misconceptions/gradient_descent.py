@@ -53,7 +53,7 @@ def _wrong_iterates(rule: Callable) -> Callable:
         try:
             a, c = _affine(grad)
             return np.asarray(rule(a, c, float(x0), float(learning_rate), np.arange(n_steps + 1)), dtype=float)
-        except Exception:
+        except Exception:  # noqa: BLE001
             return np.nan
     return wrong
 
