@@ -81,6 +81,7 @@ def graded(tmp_path_factory, released):
     from nbgrader.api import Gradebook
 
     course = released(tmp_path_factory.mktemp("a11y"))
+    (course / "deadlines.toml").unlink()  # the due date below is this test's, set in the gradebook
     with Gradebook(gradebook_url(course)) as gb:
         gb.update_or_create_assignment(NOTEBOOKS[0], duedate=datetime(2025, 3, 1, 17, 0))
     wrong_df = "def df(x):\n    return 2 * x"
