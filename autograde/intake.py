@@ -269,7 +269,7 @@ def _gradable_text(data: bytes, released, released_name: str, say) -> tuple[byte
         try:
             nb = nbformat.reads(data.decode("utf-8"), as_version=4)
             nbformat.validate(nb)
-        except Exception as err:  # nbformat raises NotJSONError, ValidationError, TypeError, … on bad input  # noqa: BLE001
+        except Exception as err:  # noqa: BLE001 - nbformat raises NotJSONError, ValidationError, TypeError, …
             lines = str(err).strip().splitlines() or [type(err).__name__]
             return data, f"not a readable notebook: {lines[0][:200]}; not graded"
         try:
@@ -414,6 +414,10 @@ def collect_lms(downloads: Path, course: Path, assignment: str) -> list[Problem]
             by_student.setdefault(notebook.student, []).append(notebook)
 
     safe_ids = {raw: safe_student_id(raw) for raw in by_student}
+    try:
+        dates = deadlines.load(course)
+    except deadlines.DeadlineError:
+        dates = None  # grading stops on it with its own message
     for raw in sorted(by_student):
         safe = safe_ids[raw]
         sharing = sorted(r for r, s in safe_ids.items() if s == safe)
@@ -426,18 +430,14 @@ def collect_lms(downloads: Path, course: Path, assignment: str) -> list[Problem]
                                                       "(characters unsafe in file names or nbgrader ids)"))
         chosen, notes = _pick(by_student[raw], assignment)
         notes += _place(chosen, course, safe, assignment)
-        late = deadlines.lms_late_note(chosen.marked_late, chosen.time, _due(course, safe, assignment))
+        late = deadlines.lms_late_note(chosen.marked_late, chosen.time, _due(dates, safe, assignment))
         notes += [late] if late else []
         problems += [Problem(safe, assignment, note) for note in notes]
     return problems
 
 
-def _due(course: Path, student: str, assignment: str) -> datetime | None:
-    """The student's due date (extension included) from the course's deadlines file, if it has one."""
-    try:
-        dates = deadlines.load(course)
-    except deadlines.DeadlineError:
-        return None  # grading stops on it with its own message
+def _due(dates: deadlines.Deadlines | None, student: str, assignment: str) -> datetime | None:
+    """The student's due date (extension included) in the course's deadlines, if it has one."""
     if dates is None or assignment not in dates.due:
         return None
     return dates.due[assignment] + (dates.extension(student, assignment) or timedelta(0))
