@@ -20,7 +20,7 @@ import signal
 import sys
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
-KERNEL_MODULES = ["IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
+KERNEL_MODULES = ["IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger",
                   "matplotlib_inline.backend_inline"]
 
 
@@ -198,6 +198,7 @@ def serve(modules: list[str]) -> None:
 
     sandbox.set_dumpable(False)  # no kernel it forks may trace it or write its memory
     os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # ipykernel's debugger, imported here: no warning
     loaded = []
     for name in KERNEL_MODULES + modules:
         try:
@@ -205,6 +206,10 @@ def serve(modules: list[str]) -> None:
             loaded.append(name)
         except Exception:  # a module that cannot load is imported by the kernel instead, as usual  # noqa: BLE001
             pass
+    if "sympy.utilities.lambdify" in loaded:  # its first call imports numpy's names into its table: once, here
+        import sympy
+
+        sympy.lambdify(sympy.Symbol("x"), sympy.Symbol("x"), "numpy")
     signal.signal(signal.SIGCHLD, _reap)
     out = sys.stdout
     print(json.dumps({"ready": loaded}), file=out, flush=True)

@@ -9,24 +9,15 @@ from pathlib import Path
 import pytest
 
 from autograde import answer_bank, submissions
-from autograde import grade_class
+from autograde import grade_class, release
 from autograde.nbgrader_app import ensure_tools_on_path
-from support import released_course
+from support import checked_bank, released_course
 
 ensure_tools_on_path()
 
 
 def student_id(answer: answer_bank.Answer) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", f"{answer.kind}__{answer.name}__{answer.label}".lower())
-
-
-#: Each assignment's answer bank is graded in this many independent course folders, so that
-#: pytest-xdist can spread one large bank over several workers.
-CHUNKS = 2
-
-
-def chunk_of(answer: answer_bank.Answer) -> int:
-    return answer_bank.load(answer.assignment).index(answer) % CHUNKS
 
 
 @pytest.fixture(scope="session")
@@ -38,44 +29,58 @@ def released(tmp_path_factory):
     return lambda folder: released_course.copy(template, Path(folder) / "course")
 
 
-class GradedBank:
-    """One chunk of an assignment graded once: every answer-bank entry of the chunk, and in
-    chunk 0 also the solutions and the untouched release."""
+class GradedCourse:
+    """Notebooks of every assignment graded in one run of the whole pipeline (nbgrader's
+    gradebook, sanitizing, the trusted checker): per assignment, the solution, the untouched
+    release and the answer-bank entries ``sample(assignment)`` picks."""
 
-    def __init__(self, assignment: str, chunk: int, course: Path):
-        self.assignment = assignment
-        self.answers = [a for a in answer_bank.load(assignment) if chunk_of(a) == chunk]
-        if chunk == 0:
-            submissions.write(submissions.build(assignment, "solution"), course, "solution", assignment)
-            submissions.write(submissions.build(assignment, "untouched"), course, "untouched", assignment)
-        for answer in self.answers:
-            nb = submissions.build(assignment, "solution", {answer.name: answer.code})
-            submissions.write(nb, course, student_id(answer), assignment)
+    def __init__(self, course: Path, sample):
+        for assignment in release.assignments():
+            for base in ("solution", "untouched"):
+                submissions.write(submissions.build(assignment, base), course, base, assignment)
+            for answer in sample(assignment):
+                nb = submissions.build(assignment, "solution", {answer.name: answer.code})
+                submissions.write(nb, course, student_id(answer), assignment)
         settings = grade_class.Settings(progress=False, feedback=False, report=False)
-        self.results = {r.student: r for r in grade_class.run(course, settings).results}
+        self.results = {(r.student, r.assignment): r for r in grade_class.run(course, settings).results}
 
-    def result(self, student: str):
-        return self.results[student]
+    def result(self, assignment: str, student: str):
+        return self.results[(student, assignment)]
 
     def of(self, answer: answer_bank.Answer):
-        return self.results[student_id(answer)]
+        return self.results[(student_id(answer), answer.assignment)]
+
+
+def full_run_sample(assignment: str) -> list[answer_bank.Answer]:
+    """The bank entries graded by the whole pipeline too: each assignment's first right and first
+    wrong answer (the rest are graded at the checker level, `support.checked_bank`)."""
+    bank = answer_bank.load(assignment)
+    return [next(a for a in bank if a.kind == kind) for kind in ("right", "wrong") if any(a.kind == kind for a in bank)]
 
 
 @pytest.fixture(scope="session")
 def graded(tmp_path_factory, released):
-    """graded(assignment, chunk=0) → that chunk's GradedBank, graded once per test worker."""
-    cache: dict[tuple[str, int], GradedBank] = {}
-
-    def get(assignment: str, chunk: int = 0) -> GradedBank:
-        if (assignment, chunk) not in cache:
-            course = released(tmp_path_factory.mktemp(f"{assignment}-{chunk}"))
-            cache[(assignment, chunk)] = GradedBank(assignment, chunk, course)
-        return cache[(assignment, chunk)]
-
-    return get
+    """The GradedCourse of `full_run_sample`, graded once per test worker (its tests share one)."""
+    return GradedCourse(released(tmp_path_factory.mktemp("graded")), full_run_sample)
 
 
-def by_assignment(assignment: str, *values, chunk: int = 0, id: str = "") -> pytest.param:
-    """A test parameter kept on the same test worker as every other one of its assignment chunk."""
-    return pytest.param(assignment, *values, id=id or assignment,
-                        marks=pytest.mark.xdist_group(f"{assignment}-{chunk}"))
+@pytest.fixture(scope="session")
+def checked():
+    """checked(answer) → that bank entry graded at the checker level (`support.checked_bank`),
+    on one fork server per test worker."""
+    checker = checked_bank.Checker()
+    found: dict[str, object] = {}
+
+    def grade(answer: answer_bank.Answer):
+        if answer.key not in found:
+            found[answer.key] = checker.grade(answer)
+        return found[answer.key]
+
+    yield grade
+    checker.close()
+
+
+def by_assignment(assignment: str) -> pytest.param:
+    """A test parameter kept on the same test worker as every other one of its assignment (so that a
+    notebook run once per worker serves them all)."""
+    return pytest.param(assignment, id=assignment, marks=pytest.mark.xdist_group(assignment))

@@ -35,3 +35,19 @@ def test_every_package_folder_is_declared_for_installation():
     found = {".".join(p.parent.relative_to(REPO / "src").parts) for p in (REPO / "src").rglob("__init__.py")}
     found |= {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "autograde").rglob("__init__.py")}
     assert found == listed
+
+
+def test_xdist_groups_keep_their_tests_on_one_worker(tmp_path):
+    """The suite pays each expensive set-up once per group (`xdist_group`); pytest 9.2 with
+    pytest-xdist 3.8 silently spread a group over the workers, paying it once per worker."""
+    import subprocess
+    import sys
+
+    (tmp_path / "test_grouped.py").write_text(
+        "import os, pytest\n"
+        "@pytest.mark.xdist_group('one')\n@pytest.mark.parametrize('i', range(8))\n"
+        "def test_grouped(i):\n    print('WORKER', os.environ['PYTEST_XDIST_WORKER'])\n")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-rA", "-p",
+                          "no:cacheprovider", "test_grouped.py"], cwd=tmp_path, capture_output=True, text=True)
+    workers = set(re.findall(r"WORKER (gw\d+)", run.stdout))
+    assert run.returncode == 0 and len(workers) == 1, run.stdout[-2000:]

@@ -99,6 +99,7 @@ _SAFE_INT = 2 ** 53  # larger integers travel as text, which every JSON reader k
 _NUMPY_SCALARS = {np.dtype(code).type for code in "?bhilqBHILQefd"}
 _DTYPES = {"bool": (bool,), "float16": (float, int), "float32": (float, int), "float64": (float, int),
            **{f"{sign}int{bits}": (int,) for sign in ("", "u") for bits in (8, 16, 32, 64)}}
+_DTYPE_NAMES = {np.dtype(name): name for name in _DTYPES}
 _FLOAT_WORDS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 _INT_TEXT = re.compile(r"-?[0-9]+")
 _TYPE_NAME = type.__dict__["__name__"].__get__  # a class's own name, even if its metaclass lies
@@ -245,7 +246,8 @@ class _Encoder(_Budget):
     def array(self, array: np.ndarray, original: Any) -> Any:
         """``array`` is a plain ndarray view of the data, so no subclass method runs."""
         dtype = array.dtype
-        if dtype.name not in _DTYPES or dtype.fields is not None:
+        name = _DTYPE_NAMES.get(dtype) or dtype.name  # dtype.name is slow to compute; most arrays are native
+        if name not in _DTYPES or dtype.fields is not None:
             return self.opaque(original)
         self.spend(array.size)
         flat = array.ravel().tolist()
@@ -253,7 +255,7 @@ class _Encoder(_Budget):
             flat = [_float(v) for v in flat]
         elif dtype.kind in "iu" and dtype.itemsize == 8:
             flat = [v if -_SAFE_INT <= v <= _SAFE_INT else {"__int__": str(v)} for v in flat]
-        return {"__ndarray__": {"dtype": dtype.name, "shape": list(array.shape), "data": flat}}
+        return {"__ndarray__": {"dtype": name, "shape": list(array.shape), "data": flat}}
 
     def sympy(self, x: Any) -> Any:
         try:
@@ -366,6 +368,10 @@ class _Decoder(_Budget):
         if size != len(data):
             raise MalformedData(f"shape {shape} holds {size} elements, but data has {len(data)}")
         self.spend(size)
+        if dtype.startswith("float") and all(type(value) is float for value in data):
+            fast = np.array(data, dtype=np.float64)  # the common case, checked whole
+            if np.isfinite(fast).all():
+                return fast.astype(dtype).reshape(shape)
         values = [self.element(value, _DTYPES[dtype]) for value in data]
         try:
             return np.array(values, dtype=dtype).reshape(shape)

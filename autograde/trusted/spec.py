@@ -41,8 +41,48 @@ def defined_names(source: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def names_in(source: str) -> tuple[set[str], set[str]] | None:
+    """(names the cell binds at top level, imports included; every name it mentions anywhere),
+    or None when that cannot be known (a syntax error, a star import)."""
+    try:
+        tree = ast.parse(_python(source))
+    except SyntaxError:
+        return None
+    binds, mentions = set(defined_names(source)), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            return None
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and node in tree.body:
+            binds.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Name):
+            mentions.add(node.id)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
+            mentions.add(node.value)  # globals()["name"], defined("name", globals())
+    for node in tree.body:  # for-loop and with targets bound at top level
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Store) \
+                    and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                binds.add(inner.id)
+    return binds, mentions
+
+
+def mark_needed(cells: list[dict]) -> None:
+    """A course cell runs in the checker only if the test cells after it need a name it binds
+    (directly or through another needed cell). The others (plots, demonstrations that train a
+    network through the student's functions) only cost time there: the student's kernel runs them."""
+    needed: set[str] = set()
+    for cell in reversed(cells):
+        names = names_in(cell["source"])
+        if cell["kind"] == "test":
+            needed |= names[1] if names else set()
+            continue
+        cell["needed"] = names is None or bool(names[0] & needed)
+        if cell["needed"] and names:
+            needed |= names[1]
+
+
 def spec(source_notebook: str) -> dict:
-    """{"cells": [{"kind": "setup"|"test", "source", "grade_id"}], "student_names": [...],
+    """{"cells": [{"kind": "setup"|"test", "source", "grade_id"} (setup cells: "defines", "needed")], "student_names": [...],
     "tests": {grade_id: the test cell}} from the course's source notebook (JSON text)."""
     nb = nbformat.reads(source_notebook, as_version=4)
     cells, student, instructor, tests = [], [], set(), {}
@@ -60,4 +100,5 @@ def spec(source_notebook: str) -> dict:
                           "defines": defined_names(cell.source)})
             instructor.update(defined_names(cell.source))
     names = [n for n in dict.fromkeys(student) if n not in instructor]
+    mark_needed(cells)
     return {"cells": cells, "student_names": names, "tests": tests}

@@ -21,7 +21,9 @@ def _settings(**kw) -> grade_class.Settings:
     return grade_class.Settings(progress=False, **kw)
 
 
-@pytest.fixture(scope="module")
+# Session-scoped: pytest-xdist may hand this module's tests to its worker in several batches with
+# other modules' tests between them, and a module-scoped class would then be graded twice.
+@pytest.fixture(scope="session")
 def placed(tmp_path_factory, released):
     """A course folder with the whole sample class submitted, not yet graded."""
     course = released(tmp_path_factory.mktemp("placed"))
@@ -29,7 +31,7 @@ def placed(tmp_path_factory, released):
     return course, count
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded_class(placed, tmp_path_factory):
     course = tmp_path_factory.mktemp("sqlite") / "course"
     shutil.copytree(placed[0], course)
