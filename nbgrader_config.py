@@ -27,9 +27,9 @@ c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
 
 # `nbgrader autograde` and the formgrader's Autograde button grade the way `python -m autograde grade`
 # does: nbgrader's own preprocessors, with its Execute replaced by the trusted, sandboxed engine
-# (autograde/nbgrader_execute.py; c.TrustedExecute.trusted / .sandbox turn either off).
+# (autograde/course/nbgrader_execute.py; c.TrustedExecute.trusted / .sandbox turn either off).
 c.Autograde.autograde_preprocessors = [
-    "autograde.nbgrader_execute.TrustedExecute",
+    "autograde.course.nbgrader_execute.TrustedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -39,11 +39,11 @@ c.Autograde.autograde_preprocessors = [
 ]
 
 # Late submissions lose points as deadlines.toml at the course root says (due dates, extensions, policy; docs/grading.md).
-c.AssignLatePenalties.plugin_class = "autograde.deadlines.LatePenalty"
+c.AssignLatePenalties.plugin_class = "autograde.course.deadlines.LatePenalty"
 
 # Feedback pages (`nbgrader generate_feedback`, the formgrader's button, `python -m autograde grade`)
 # never show hidden tests: tracebacks, hidden code and hidden tests' inputs and expected values are cut.
-c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades", "autograde.feedback_safety.SafeFeedback"]
-c.GenerateFeedback.exporter_class = "autograde.feedback.FeedbackExporter"  # the course's accessible page
+c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades", "autograde.outputs.feedback_safety.SafeFeedback"]
+c.GenerateFeedback.exporter_class = "autograde.outputs.feedback_pages.FeedbackExporter"  # the course's accessible page
 # After the deadline, True shows hidden tests' messages (inputs, expected values) in full; never their code.
 c.SafeFeedback.reveal_hidden_details = False

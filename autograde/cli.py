@@ -6,8 +6,11 @@ import sys
 import time
 from pathlib import Path
 
-from . import export, grade_class, release, report, sample_class
-from .release import REPO
+from autograde import pipeline
+from autograde.course import release
+from autograde.outputs import export, report
+from autograde.samples import sample_class
+from autograde.course.release import REPO
 
 SAMPLE_COURSE = REPO / "build" / "sample-class"
 
@@ -50,8 +53,8 @@ def summary(outcome) -> str:
     return "\n".join(lines)
 
 
-def _settings(args) -> grade_class.Settings:
-    return grade_class.Settings(
+def _settings(args) -> pipeline.Settings:
+    return pipeline.Settings(
         assignments=args.assignments or None, students=getattr(args, "student", None) or None,
         lms=Path(args.lms) if args.lms else None,
         workers=args.workers, regrade=args.regrade, dask=args.dask, db_url=args.db_url,
@@ -74,7 +77,7 @@ def _release(args) -> int:
 
 
 def _grade(args) -> int:
-    outcome = grade_class.run(Path(args.course), _settings(args))
+    outcome = pipeline.run(Path(args.course), _settings(args))
     _print(outcome)
     return outcome.exit_code
 
@@ -91,7 +94,7 @@ def _demo(args) -> int:
     print("3. grading the class: nbgrader's gradebook, a fresh kernel per notebook, all cores …", flush=True)
     settings = _settings(args)
     settings.release = True
-    outcome = grade_class.run(course, settings)
+    outcome = pipeline.run(course, settings)
     print()
     _demo_outputs(course, outcome)
     print(f"\ndone in {time.perf_counter() - started:.0f} s. The sample class is a complete nbgrader course: "
@@ -169,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except grade_class.GradingError as error:
+    except pipeline.GradingError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
 

@@ -22,8 +22,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from autograde import release, sample_class  # noqa: E402
-from autograde.nbgrader_app import ensure_tools_on_path  # noqa: E402
+from autograde.course import release  # noqa: E402
+from autograde.samples import sample_class
+from autograde.course.nbgrader_app import ensure_tools_on_path  # noqa: E402
 
 ensure_tools_on_path()
 

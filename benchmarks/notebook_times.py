@@ -14,7 +14,7 @@ import nbformat
 from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from autograde.release import REPO, assignments  # noqa: E402
+from autograde.course.release import REPO, assignments  # noqa: E402
 
 RUNS = 3
 TARGET_SECONDS = 5.0

@@ -23,8 +23,9 @@ import attacks  # noqa: E402
 from grading import REAL_ASSIGNMENTS, grade_batch  # noqa: E402
 from support.tiny_course import make_course  # noqa: E402
 
-from autograde import release, sample_class  # noqa: E402
-from autograde.nbgrader_app import ensure_tools_on_path  # noqa: E402
+from autograde.course import release  # noqa: E402
+from autograde.samples import sample_class  # noqa: E402
+from autograde.course.nbgrader_app import ensure_tools_on_path  # noqa: E402
 
 
 def main() -> None:

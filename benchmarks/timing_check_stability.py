@@ -12,7 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograde import answer_bank, grade_class, sample_class, submissions
+from autograde import pipeline
+from autograde.samples import answer_bank, sample_class, submissions
 
 ASSIGNMENT = "05_single_path_backprop"
 
@@ -26,8 +27,8 @@ def grade(trusted: bool, copies: int) -> None:
         nb = submissions.build(ASSIGNMENT, "solution", {answer.name: answer.code})
         submissions.write(nb, course, f"quadratic_{answer.label}".replace("-", "_"), ASSIGNMENT)
     started = time.perf_counter()
-    settings = grade_class.Settings(progress=False, release=True, feedback=False, report=False, trusted=trusted)
-    results = grade_class.run(course, settings).results
+    settings = pipeline.Settings(progress=False, release=True, feedback=False, report=False, trusted=trusted)
+    results = pipeline.run(course, settings).results
     models = [r for r in results if r.student.startswith("model_")]
     full = sum(r.auto_score == r.auto_max for r in models)
     caught = {r.student: sorted({c.message.split("[", 1)[-1].split("]")[0] for c in r.failed() if "[" in c.message})

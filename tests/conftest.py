@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from autograde import answer_bank, submissions
-from autograde import grade_class, release
-from autograde.nbgrader_app import ensure_tools_on_path
+from autograde.samples import answer_bank, submissions
+from autograde import pipeline
+from autograde.course import release
+from autograde.course.nbgrader_app import ensure_tools_on_path
 from support import checked_bank, released_course
 
 ensure_tools_on_path()
@@ -41,8 +42,8 @@ class GradedCourse:
             for answer in sample(assignment):
                 nb = submissions.build(assignment, "solution", {answer.name: answer.code})
                 submissions.write(nb, course, student_id(answer), assignment)
-        settings = grade_class.Settings(progress=False, feedback=False, report=False)
-        self.results = {(r.student, r.assignment): r for r in grade_class.run(course, settings).results}
+        settings = pipeline.Settings(progress=False, feedback=False, report=False)
+        self.results = {(r.student, r.assignment): r for r in pipeline.run(course, settings).results}
 
     def result(self, assignment: str, student: str):
         return self.results[(student, assignment)]

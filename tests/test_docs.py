@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from support.course_contract import graded_names, names_by_notebook
 
-from autograde.release import REPO, assignments
+from autograde.course.release import REPO, assignments
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")

@@ -6,7 +6,7 @@ import tomllib
 
 import yaml
 
-from autograde.release import REPO
+from autograde.course.release import REPO
 
 
 def _split(requirement: str) -> tuple[str, str]:

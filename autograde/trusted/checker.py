@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from .codec import Opaque, decode, encode
+from autograde.trusted.codec import Opaque, decode, encode
 
 # Exceptions rebuilt under their own type, so that the check library recognises a stub's
 # NotImplementedError; any other type arrives as a StudentError.

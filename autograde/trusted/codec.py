@@ -27,7 +27,7 @@ import numpy as np
 import sympy as sp
 from sympy.matrices import MatrixBase
 
-from .sympy_parser import MAX_INT_DIGITS, MAX_TEXT_LENGTH, ExpressionTooLarge, UnsafeExpression, parse_srepr
+from autograde.trusted.sympy_parser import MAX_INT_DIGITS, MAX_TEXT_LENGTH, ExpressionTooLarge, UnsafeExpression, parse_srepr
 
 
 class TooLarge(ValueError):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from nbformat.notebooknode import NotebookNode, from_dict
 
-from .spec import is_test
+from autograde.trusted.spec import is_test
 
 SNAPSHOT = "__import__('autograde.trusted.student_server', fromlist=['snapshot']).snapshot({label!r}, {names!r})"
 SERVE = "__import__('autograde.trusted.student_server', fromlist=['serve']).serve({path!r})"
@@ -95,7 +95,7 @@ async def check(server, kernel_client, cwd: Path, spec: dict, cell_timeout: floa
 async def _run_checker(server, private: Path, socket_path: str, spec: dict, cell_timeout: float,
                        deadline: float, skip: dict[str, str]) -> tuple[dict | None, str, str | None]:
     """One checker process; returns (verdicts, why not, the test cell it was stopped in or None)."""
-    from ..warm_kernels import _alive
+    from autograde.engine.fork_server import _alive
 
     task_file, result_file, progress = (str(private / name) for name in ("task.json", "result.json", "cell"))
     for stale in (result_file, progress):

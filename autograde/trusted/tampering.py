@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import nbformat
 
-from .spec import is_test
+from autograde.trusted.spec import is_test
 
 
 def saved_results(submitted_notebook: str) -> dict[str, bool]:

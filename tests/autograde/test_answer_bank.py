@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from autograde import answer_bank
+from autograde.samples import answer_bank
 
 
 def _write(tmp_path, body: str):

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from support.tiny_course import ASSIGNMENT, HIDDEN_LINE, copy_course, make_course, submit
 
-from autograde import batch, grade_class
-from autograde.nbgrader_app import api
+from autograde import pipeline
+from autograde.engine import coordinator
+from autograde.course.nbgrader_app import api
 
 LEAKER = """def square(x):
     return x * x
@@ -38,8 +39,8 @@ STOCK_AUTOGRADE = ["nbgrader.preprocessors.Execute", "nbgrader.preprocessors.Ign
                    "nbgrader.preprocessors.CheckCellMetadata"]
 
 
-def settings(**kw) -> grade_class.Settings:
-    return grade_class.Settings(progress=False, **kw)
+def settings(**kw) -> pipeline.Settings:
+    return pipeline.Settings(progress=False, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def graded(tiny, tmp_path_factory):
     submit(course, "suicide", "import os\nos._exit(1)")
     submit(course, "loops", "while True:\n    pass")
     started = time.perf_counter()
-    outcome = grade_class.run(course, settings(workers=3))
+    outcome = pipeline.run(course, settings(workers=3))
     return course, outcome, time.perf_counter() - started
 
 
@@ -105,7 +106,7 @@ def test_every_submission_was_graded_once_and_journaled(graded):
     course, outcome, _ = graded
     assert outcome.graded == 6 and outcome.resumed == 0
     for student in ("honest", "wrong", "leaker", "probe", "suicide", "loops"):
-        assert (course / "autograded" / student / ASSIGNMENT / batch.JOURNAL).exists()
+        assert (course / "autograded" / student / ASSIGNMENT / coordinator.JOURNAL).exists()
 
 
 def test_the_csv_is_nbgraders_export(graded):
@@ -145,17 +146,17 @@ def test_scores_equal_plain_nbgrader_autograde(graded, tmp_path):
 
 def test_a_second_run_grades_nothing_again_unless_asked(graded):
     course, _, _ = graded
-    again = grade_class.run(course, settings(feedback=False, report=False))
+    again = pipeline.run(course, settings(feedback=False, report=False))
     assert (again.graded, again.resumed) == (0, 6)
     assert by_student(again)["honest"].auto_score == 3
     submit(course, "wrong")  # a corrected resubmission is graded again
-    fixed = grade_class.run(course, settings(feedback=False, report=False))
+    fixed = pipeline.run(course, settings(feedback=False, report=False))
     assert (fixed.graded, fixed.resumed) == (1, 5)
     assert by_student(fixed)["wrong"].auto_score == 3
 
 
 def _journals(course: Path) -> int:
-    return len(list((course / "autograded").glob(f"*/{ASSIGNMENT}/{batch.JOURNAL}")))
+    return len(list((course / "autograded").glob(f"*/{ASSIGNMENT}/{coordinator.JOURNAL}")))
 
 
 def test_killed_half_way_and_started_again_it_finishes_the_rest(tiny, tmp_path):
@@ -177,7 +178,7 @@ def test_killed_half_way_and_started_again_it_finishes_the_rest(tiny, tmp_path):
     done_before = _journals(course)
     assert 3 <= done_before < len(students), first.stderr.read().decode()[-2000:]
 
-    outcome = grade_class.run(course, settings(feedback=False, report=False))
+    outcome = pipeline.run(course, settings(feedback=False, report=False))
     assert outcome.resumed == done_before and outcome.graded == len(students) - done_before
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         submissions = gb.assignment_submissions(ASSIGNMENT)

@@ -17,11 +17,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograde import answer_bank, submissions
-from autograde.class_report import Lateness, charts, lateness, pass_rates, slowest, tag_counts, write_class_report
-from autograde.nbgrader_app import gradebook_url
-from autograde.release import REPO
-from autograde.results import CellResult, SubmissionResult
+from autograde.samples import answer_bank, submissions
+from autograde.outputs.class_report import Lateness, charts, lateness, pass_rates, slowest, tag_counts, write_class_report
+from autograde.course.nbgrader_app import gradebook_url
+from autograde.course.release import REPO
+from autograde.outputs.results import CellResult, SubmissionResult
 
 EVIL = "<script>alert(1)</script>"
 

@@ -10,8 +10,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from support.tiny_course import ASSIGNMENT, copy_course, make_course, submit
 
-from autograde import deadlines, grade_class
-from autograde.nbgrader_app import api
+from autograde import pipeline
+from autograde.course import deadlines
+from autograde.course.nbgrader_app import api
 
 DUE = "2026-03-01T12:00:00Z"
 DEADLINES = f"""
@@ -108,7 +109,7 @@ def graded(tiny, tmp_path_factory):
             (notebook.parent / "timestamp.txt").write_text(stamp)
         else:
             os.utime(notebook, (FILE_TIMES[student].timestamp(),) * 2)
-    outcome = grade_class.run(course, grade_class.Settings(progress=False, workers=2, feedback=False, report=False))
+    outcome = pipeline.run(course, pipeline.Settings(progress=False, workers=2, feedback=False, report=False))
     return course, outcome
 
 
@@ -142,7 +143,7 @@ def test_grades_csv_and_the_score_table_take_the_penalty_off(graded):
     course, outcome = graded
     rows = {row["student_id"]: row for row in csv.DictReader((course / "grades.csv").open())}
     assert {s: float(rows[s]["score"]) for s in HANDED_IN} == pytest.approx({s: 3 * (1 - pct / 100) for s, (_, pct) in HANDED_IN.items()})  # noqa: E501
-    from autograde import report
+    from autograde.outputs import report
 
     table = report.score_table(outcome.course.submissions, points=outcome.course.points)
     assert "after late penalties" in table.splitlines()[0]
@@ -156,7 +157,7 @@ def test_nbgraders_own_autograde_applies_the_same_penalty(graded, tmp_path):
     course = copy_course(graded[0], tmp_path / "course")
     (course / "gradebook.db").unlink()
     grader = api(course)
-    from autograde import release
+    from autograde.course import release
 
     release.generate(course, [ASSIGNMENT])
     result = grader.autograde(ASSIGNMENT, "extended_late", force=True, create=True)
@@ -185,6 +186,6 @@ def test_a_broken_deadlines_file_stops_grading_before_anything_is_graded(tiny, t
     course = copy_course(tiny, tmp_path / "course")
     (course / deadlines.FILE).write_text("[due]\ntiny = tomorrow\n")
     submit(course, "ana")
-    with pytest.raises(grade_class.GradingError, match="not valid TOML") as caught:
-        grade_class.run(course, grade_class.Settings(progress=False))
+    with pytest.raises(pipeline.GradingError, match="not valid TOML") as caught:
+        pipeline.run(course, pipeline.Settings(progress=False))
     assert caught.value.exit_code == 2 and not (course / "autograded").exists()

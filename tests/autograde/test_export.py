@@ -21,8 +21,10 @@ from datetime import datetime
 import pytest
 from support.tiny_course import ASSIGNMENT, make_course
 
-from autograde import cli, export, release, roster
-from autograde.nbgrader_app import api
+from autograde import cli
+from autograde.course import release, roster
+from autograde.outputs import export
+from autograde.course.nbgrader_app import api
 
 SECOND = "tiny_b"
 ROSTER = """id,first_name,last_name,email,lms_user_id,sis_user_id,sis_login_id,section

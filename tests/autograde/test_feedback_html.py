@@ -14,10 +14,11 @@ import nbformat
 import pytest
 from support.tiny_course import ASSIGNMENT as TINY, HIDDEN_LINE, make_course, submit
 
-from autograde import grade_class, submissions
-from autograde.feedback_safety import HIDDEN_NOTE
-from autograde.nbgrader_app import api
-from autograde.release import REPO
+from autograde import pipeline
+from autograde.samples import submissions
+from autograde.outputs.feedback_safety import HIDDEN_NOTE
+from autograde.course.nbgrader_app import api
+from autograde.course.release import REPO
 
 REAL = "01_gradient_descent"
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
@@ -78,7 +79,7 @@ def tiny(tmp_path_factory):
     course = make_course(tmp_path_factory.mktemp("tiny") / "course")
     submit(course, "honest")
     submit(course, "echo", "def square(x):\n    print('square called with', x)\n    return 2 * x")
-    outcome = grade_class.run(course, grade_class.Settings(progress=False, workers=2, report=False))
+    outcome = pipeline.run(course, pipeline.Settings(progress=False, workers=2, report=False))
     assert sorted(p.parent.parent.name for p in outcome.feedback) == ["echo", "honest"]
     return course, pages(course)
 
@@ -122,7 +123,7 @@ def real(tmp_path_factory, released):
     for student, answers in (("wrongdf", wrong), ("echo", echo)):
         submissions.write(submissions.build(REAL, "solution", answers), course, student, REAL)
     submissions.write(submissions.build(REAL, "untouched"), course, "untouched", REAL)
-    grade_class.run(course, grade_class.Settings(progress=False, workers=2, report=False))
+    pipeline.run(course, pipeline.Settings(progress=False, workers=2, report=False))
     return course, pages(course)
 
 

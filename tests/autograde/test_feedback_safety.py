@@ -13,9 +13,9 @@ import pytest
 from backprop_course.checks import CheckFailure, check_call, check_gradients
 from backprop_course.checks.feedback import Mistake, fail, fail_plain
 
-from autograde.feedback import FeedbackExporter
-from autograde.feedback_safety import CHECK_FAILURE, HIDDEN_NOTE, UNKNOWN_TAG, SafeFeedback, redact_failure
-from autograde.release import REPO
+from autograde.outputs.feedback_pages import FeedbackExporter
+from autograde.outputs.feedback_safety import CHECK_FAILURE, HIDDEN_NOTE, UNKNOWN_TAG, SafeFeedback, redact_failure
+from autograde.course.release import REPO
 
 SECRET_INPUT = 4.351180428160582  # as hidden as the inputs of 01's test_df_hidden
 SOLUTIONS = REPO / "solutions" / "03_numerical_checks" / "03_numerical_checks.ipynb"

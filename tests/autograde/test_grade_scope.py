@@ -10,14 +10,16 @@ import nbformat
 import pytest
 from support.tiny_course import ASSIGNMENT, make_course, submit
 
-from autograde import batch, cli, grade_class, release
-from autograde.nbgrader_app import api
+from autograde import cli, pipeline
+from autograde.course import release
+from autograde.engine import coordinator
+from autograde.course.nbgrader_app import api
 
 SECOND = "tiny_b"
 
 
-def settings(**kw) -> grade_class.Settings:
-    return grade_class.Settings(progress=False, workers=2, **kw)
+def settings(**kw) -> pipeline.Settings:
+    return pipeline.Settings(progress=False, workers=2, **kw)
 
 
 def _add_second_assignment(course):
@@ -44,12 +46,12 @@ def graded(tmp_path_factory):
         submit(course, student)
     for student in ("ana", "ben"):
         _submit_second(course, student)
-    first = grade_class.run(course, settings())
+    first = pipeline.run(course, settings())
     return course, first
 
 
 def _journal(course, student, assignment):
-    return json.loads((course / "autograded" / student / assignment / batch.JOURNAL).read_text())
+    return json.loads((course / "autograded" / student / assignment / coordinator.JOURNAL).read_text())
 
 
 def test_a_student_with_one_submission_of_two_counts_zero_for_the_other(graded, capsys):
@@ -81,7 +83,7 @@ def test_naming_students_regrades_only_them_and_writes_only_their_feedback(grade
     shutil.copytree(graded[0], course)
     before = {s: _journal(course, s, ASSIGNMENT) for s in ("ana", "ben")}
     (course / "feedback").exists() and shutil.rmtree(course / "feedback")
-    outcome = grade_class.run(course, settings(students=["ben"]))
+    outcome = pipeline.run(course, settings(students=["ben"]))
     assert sorted((r.student, r.assignment) for r in outcome.results) == [("ben", ASSIGNMENT), ("ben", SECOND)]
     assert outcome.graded == 2 and outcome.resumed == 0  # graded again although nothing changed
     assert sorted(p.parent.parent.name for p in outcome.feedback) == ["ben", "ben"]
@@ -92,7 +94,7 @@ def test_naming_students_regrades_only_them_and_writes_only_their_feedback(grade
 def test_an_unknown_student_is_said_and_nothing_else_is_graded(graded, tmp_path):
     course = tmp_path / "course"
     shutil.copytree(graded[0], course)
-    outcome = grade_class.run(course, settings(students=["zoe"], report=False, feedback=False))
+    outcome = pipeline.run(course, settings(students=["zoe"], report=False, feedback=False))
     assert outcome.graded == 0 and not outcome.results
     assert [(p.student, p.message) for p in outcome.problems] == [
         ("zoe", "no submission from this student under submitted/ for the assignments asked for: nothing graded")]
@@ -101,7 +103,7 @@ def test_an_unknown_student_is_said_and_nothing_else_is_graded(graded, tmp_path)
 def test_grading_one_assignment_keeps_the_report_and_totals_whole(graded, tmp_path):
     course = tmp_path / "course"
     shutil.copytree(graded[0], course)
-    outcome = grade_class.run(course, settings(assignments=[ASSIGNMENT], regrade=True))
+    outcome = pipeline.run(course, settings(assignments=[ASSIGNMENT], regrade=True))
     assert {r.assignment for r in outcome.results} == {ASSIGNMENT}
     assert not [p for p in outcome.problems if "unknown assignment folder" in p.message]
     assert set(outcome.course.points) == {ASSIGNMENT, SECOND}
@@ -115,11 +117,11 @@ def test_a_real_unknown_folder_is_still_named(graded, tmp_path):
     course = tmp_path / "course"
     shutil.copytree(graded[0], course)
     (course / "submitted" / "ana" / "homework9").mkdir()
-    outcome = grade_class.run(course, settings(assignments=[ASSIGNMENT], report=False, feedback=False))
+    outcome = pipeline.run(course, settings(assignments=[ASSIGNMENT], report=False, feedback=False))
     assert [p.message for p in outcome.problems if p.student == "ana"] == ["unknown assignment folder 'homework9': skipped"]
 
 
 def test_asking_for_an_assignment_the_course_lacks_is_one_line(graded):
-    with pytest.raises(grade_class.GradingError, match="no assignment named 'homework9' in solutions/") as caught:
-        grade_class.run(graded[0], settings(assignments=["homework9"]))
+    with pytest.raises(pipeline.GradingError, match="no assignment named 'homework9' in solutions/") as caught:
+        pipeline.run(graded[0], settings(assignments=["homework9"]))
     assert caught.value.exit_code == 2

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from support.tiny_course import ASSIGNMENT, copy_course, make_course, submit
 
-from autograde import batch, grade_class
+from autograde import pipeline
+from autograde.engine import coordinator
 
 pytestmark = pytest.mark.xdist_group("tiny-failures")
 
@@ -27,8 +28,8 @@ def template(tmp_path_factory) -> Path:
     return course
 
 
-def _settings(**kw) -> grade_class.Settings:
-    return grade_class.Settings(progress=False, feedback=False, report=False, **kw)
+def _settings(**kw) -> pipeline.Settings:
+    return pipeline.Settings(progress=False, feedback=False, report=False, **kw)
 
 
 def _tree_digest(folder: Path) -> str:
@@ -50,7 +51,7 @@ def _scores(outcome) -> dict:
 @pytest.fixture(scope="module")
 def local(template, tmp_path_factory):
     course = copy_course(template, tmp_path_factory.mktemp("local") / "course")
-    return grade_class.run(course, _settings())
+    return pipeline.run(course, _settings())
 
 
 # ------------------------------------------------------------------ unreachable services
@@ -116,7 +117,7 @@ def _course_whose_checker_dies(folder: Path, times: int | None) -> Path:
 
 def test_a_checker_that_dies_is_retried_and_the_grades_are_right(tmp_path):
     course = _course_whose_checker_dies(tmp_path, times=2)
-    outcome = grade_class.run(course, _settings(workers=1))
+    outcome = pipeline.run(course, _settings(workers=1))
     assert outcome.retried == 2 and outcome.failed == {} and outcome.exit_code == 0
     scores = {r.student: r.auto_score for r in outcome.results}
     assert scores == {"honest": 4, "wrong": 1, "third": 4}  # 3 + the fault cell, which passes on retry
@@ -124,12 +125,12 @@ def test_a_checker_that_dies_is_retried_and_the_grades_are_right(tmp_path):
 
 def test_a_failure_that_persists_stores_nothing_and_is_reported(tmp_path):
     course = _course_whose_checker_dies(tmp_path, times=None)
-    outcome = grade_class.run(course, _settings(workers=1))
+    outcome = pipeline.run(course, _settings(workers=1))
     assert set(outcome.failed) == {(s, ASSIGNMENT) for s in STUDENTS}
     assert outcome.exit_code == 1 and outcome.graded == 0
     for result in outcome.results:
         assert all(c.score is None for c in result.cells if not c.written), result  # no zero was stored
-        assert not (course / "autograded" / result.student / ASSIGNMENT / batch.JOURNAL).exists()
+        assert not (course / "autograded" / result.student / ASSIGNMENT / coordinator.JOURNAL).exists()
     from autograde.cli import summary
 
     text = summary(outcome)
@@ -146,7 +147,7 @@ def test_a_local_dask_cluster_of_threaded_workers_grades_like_a_local_run(templa
     course = copy_course(template, tmp_path / "course")
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster:
-        outcome = grade_class.run(course, _settings(dask=cluster.scheduler_address))
+        outcome = pipeline.run(course, _settings(dask=cluster.scheduler_address))
     assert outcome.failed == {} and _scores(outcome) == _scores(local)
 
 
@@ -168,7 +169,7 @@ def test_workers_started_the_default_way_grade_like_a_local_run(template, tmp_pa
         address = json.loads(scheduler_file.read_text())["address"]
         worker = subprocess.Popen([bin_dir / "dask", "worker", address, "--no-dashboard"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        outcome = grade_class.run(course, _settings(dask=address))
+        outcome = pipeline.run(course, _settings(dask=address))
     finally:
         for process in (worker, scheduler):
             if process is not None:
@@ -206,7 +207,7 @@ def test_a_kernel_that_once_does_not_answer_the_checker_is_graded_in_a_fresh_one
     submit(course, "once", _UNANSWERED_ONCE)
     submit(course, "always", _UNANSWERED_ALWAYS)
     submit(course, "honest")
-    outcome = grade_class.run(course, _settings(workers=1))
+    outcome = pipeline.run(course, _settings(workers=1))
     scores = {r.student: r.auto_score for r in outcome.results}
     assert scores == {"once": 3, "always": 0, "honest": 3}
     problems = {p.student: p.message for p in outcome.problems}

@@ -23,8 +23,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nbgrader.coursedir import CourseDirectory
 
-from autograde import batch
-from autograde.intake import (MAX_MEMBER_BYTES, STAGED_DIRECTORY, Problem, collect_lms, fingerprint, handed_in,
+from autograde.engine import coordinator
+from autograde.intake.staging import (MAX_MEMBER_BYTES, STAGED_DIRECTORY, Problem, collect_lms, fingerprint, handed_in,
                               safe_student_id, scan_submitted)
 
 GD = "01_gradient_descent"
@@ -374,7 +374,7 @@ def test_the_fingerprint_is_the_journals_hash_of_plain_files(course):
     submit(course, "alice", "a-b/x.txt", b"1")
     submit(course, "alice", "a/b.txt", b"2")
     submit(course, "alice", ".ipynb_checkpoints/old.ipynb", b"3")
-    assert fingerprint(course, "alice", GD) == batch.fingerprint(course, "alice", GD)
+    assert fingerprint(course, "alice", GD) == coordinator.fingerprint(course, "alice", GD)
 
 
 def test_the_fingerprint_follows_the_original_folder_of_a_renamed_student(course):

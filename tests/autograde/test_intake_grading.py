@@ -1,4 +1,4 @@
-"""Intake end to end: one class graded by `grade_class.run` with the real nbgrader and kernels.
+"""Intake end to end: one class graded by `pipeline.run` with the real nbgrader and kernels.
 
 Links planted in a submission never reach the student's kernel (it lists and reads every file of
 its working folder and finds none of their targets), damaged notebooks keep their honest marks,
@@ -18,8 +18,10 @@ import pytest
 from nbgrader.api import Gradebook
 from support.tiny_course import ASSIGNMENT, HIDDEN_LINE, SOLUTION, make_course, submit
 
-from autograde import grade_class, release, submissions
-from autograde.intake import STAGED_DIRECTORY
+from autograde import pipeline
+from autograde.course import release
+from autograde.samples import submissions
+from autograde.intake.staging import STAGED_DIRECTORY
 
 pytestmark = pytest.mark.xdist_group("intake-grading")
 GD = "01_gradient_descent"
@@ -103,11 +105,11 @@ def graded(tmp_path_factory):
     submissions.write(nb, course, "stripped", GD)
 
     before = _listing(course / "submitted")
-    settings = grade_class.Settings(progress=False, feedback=False, report=False, workers=2,
+    settings = pipeline.Settings(progress=False, feedback=False, report=False, workers=2,
                                     assignments=[ASSIGNMENT, GD])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        outcome = grade_class.run(course, settings)
+        outcome = pipeline.run(course, settings)
     return course, outcome, before, caught
 
 

@@ -17,8 +17,10 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from support.course_contract import graded_names, names_by_notebook
 
-from autograde import answer_bank, grade_class, release, sample_class, submissions
-from autograde.release import REPO
+from autograde import pipeline
+from autograde.course import release
+from autograde.samples import answer_bank, sample_class, submissions
+from autograde.course.release import REPO
 
 DOC = REPO / "docs" / "authoring.md"
 AID = "08_dummy"
@@ -130,8 +132,8 @@ def walked(tmp_path_factory):
     for who, plan in plans.items():
         chosen = {name: bank[(name, label)] for name, label in plan["answers"].items()}
         submissions.write(submissions.build(AID, plan["base"], chosen, root), root, who, AID)
-    settings = grade_class.Settings(assignments=[AID], progress=False, feedback=False, report=False)
-    outcome = grade_class.run(root, settings)
+    settings = pipeline.Settings(assignments=[AID], progress=False, feedback=False, report=False)
+    outcome = pipeline.run(root, settings)
     return root, answers, plans, {r.student: r for r in outcome.results}
 
 

@@ -11,8 +11,8 @@ import random
 import nbformat
 import pytest
 
-from autograde.notebook_repair import Unmatched, match, repair
-from autograde.release import REPO
+from autograde.course.notebook_repair import Unmatched, match, repair
+from autograde.course.release import REPO
 
 ASSIGNMENTS = ["01_gradient_descent", "02_symbolic_derivatives", "04_single_neuron"]
 

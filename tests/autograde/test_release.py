@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autograde.release import REPO, assignments, release_drift
+from autograde.course.release import REPO, assignments, release_drift
 
 ASSIGNMENTS = assignments()
 REGION = re.compile(r"### BEGIN (?:SOLUTION|HIDDEN TESTS)\n(.*?)### END", re.S)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from autograde.report import score_table, totals, write_csv
-from autograde.results import CellResult, SubmissionResult
+from autograde.outputs.report import score_table, totals, write_csv
+from autograde.outputs.results import CellResult, SubmissionResult
 
 
 def _result(student, assignment, score, written_pending=0, error="", written_score=None, **late):

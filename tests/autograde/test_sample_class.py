@@ -10,15 +10,17 @@ import shutil
 import pytest
 from support.postgres import postgres_server
 
-from autograde import cli, export, grade_class, report, sample_class, submissions
-from autograde.nbgrader_app import api
+from autograde import cli, pipeline
+from autograde.outputs import export, report
+from autograde.samples import sample_class, submissions
+from autograde.course.nbgrader_app import api
 
 pytestmark = pytest.mark.xdist_group("sample-class")
 BROKEN = {"empty-file", "invalid-json", "no-notebook"}
 
 
-def _settings(**kw) -> grade_class.Settings:
-    return grade_class.Settings(progress=False, **kw)
+def _settings(**kw) -> pipeline.Settings:
+    return pipeline.Settings(progress=False, **kw)
 
 
 # Session-scoped: pytest-xdist may hand this module's tests to its worker in several batches with
@@ -35,7 +37,7 @@ def placed(tmp_path_factory, released):
 def graded_class(placed, tmp_path_factory):
     course = tmp_path_factory.mktemp("sqlite") / "course"
     shutil.copytree(placed[0], course)
-    outcome = grade_class.run(course, _settings())
+    outcome = pipeline.run(course, _settings())
     return course, outcome, {(r.student, r.assignment): r for r in outcome.results}
 
 
@@ -121,7 +123,7 @@ def test_the_same_class_in_a_postgresql_gradebook_gives_the_same_csv(placed, gra
     course, part = tmp_path / "course", PARITY["postgresql"]
     shutil.copytree(placed[0], course)
     with postgres_server() as url:
-        outcome = grade_class.run(course, _settings(db_url=url, assignments=[part], feedback=False, report=False))
+        outcome = pipeline.run(course, _settings(db_url=url, assignments=[part], feedback=False, report=False))
         assert outcome.db_url == url and outcome.graded > 15
         assert _rows_of(outcome.csv, part) == _rows_of(graded_class[1].csv, part)
 
@@ -134,7 +136,7 @@ def test_a_local_dask_cluster_grades_the_same(placed, graded_class, tmp_path):
     shutil.copytree(placed[0], course)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster:
-        outcome = grade_class.run(course, _settings(assignments=[part], dask=cluster.scheduler_address,
+        outcome = pipeline.run(course, _settings(assignments=[part], dask=cluster.scheduler_address,
                                                     feedback=False, report=False))
     ours = {(r.student, r.assignment): (r.auto_score, r.error) for r in outcome.results}
     reference = {k: (r.auto_score, r.error) for k, r in graded_class[2].items() if k[1] == part}
@@ -212,13 +214,13 @@ def test_points_given_by_hand_count_everywhere_and_are_penalised_when_late(grade
                     grade.manual_score = 1.5  # graded by hand in the formgrader
         gb.db.commit()
     export.export(course, "csv")  # brings nbgrader's penalties up to date, as `grade` does
-    from autograde import results
+    from autograde.outputs import results
 
     graded = results.read_course(course)
     ben = graded.by_key()[late]
     assert ben.written_pending == 0 and ben.written_score == 3.0
     assert ben.late_penalty == pytest.approx(0.1 * (ben.auto_score + 3.0))
-    from autograde.grade_class import export_csv
+    from autograde.pipeline import export_csv
 
     export_csv(api(course), course / "grades.csv")
     printed = report.score_table(graded.submissions, points=graded.points, students=graded.students)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from traitlets.config import Config
 
-from autograde.nbgrader_app import api, course_config
+from autograde.course.nbgrader_app import api, course_config
 
 ASSIGNMENT = "01_gradient_descent"
 STUDENT = "sam"

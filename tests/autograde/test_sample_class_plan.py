@@ -12,8 +12,9 @@ from datetime import timedelta
 import nbformat
 import pytest
 
-from autograde import answer_bank, deadlines, roster, sample_class
-from autograde.release import assignments
+from autograde.course import deadlines, roster
+from autograde.samples import answer_bank, sample_class
+from autograde.course.release import assignments
 
 STUDENTS = sample_class.students()
 PLANS = sample_class.expected()

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import nbformat
 import pytest
 
-from autograde import answer_bank, similarity, submissions
-from autograde.release import REPO, assignments
-from autograde.similarity import AnswerCell, Pair, Submission, align, code_tokens, compare, reference_cells
+from autograde.outputs import similarity
+from autograde.samples import answer_bank, submissions
+from autograde.course.release import REPO, assignments
+from autograde.outputs.similarity import AnswerCell, Pair, Submission, align, code_tokens, compare, reference_cells
 
 ASSIGNMENTS = assignments()
 

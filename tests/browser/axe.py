@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from autograde.release import REPO
+from autograde.course.release import REPO
 
 VERSION = "4.10.3"
 FOLDER = REPO / "build" / "axe"

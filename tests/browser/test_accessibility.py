@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from autograde import answer_bank, grade_class, submissions
-from autograde.nbgrader_app import api, gradebook_url
-from autograde.release import REPO
+from autograde import pipeline
+from autograde.samples import answer_bank, submissions
+from autograde.course.nbgrader_app import api, gradebook_url
+from autograde.course.release import REPO
 
 pytestmark = pytest.mark.xdist_group("browser")
 
@@ -93,7 +94,7 @@ def graded(tmp_path_factory, released):
     for notebook in NOTEBOOKS:
         submissions.write(submissions.build(notebook, "untouched"), course, "untouched", notebook)
     submissions.write(submissions.build(NOTEBOOKS[1], "solution"), course, "solved", NOTEBOOKS[1])
-    outcome = grade_class.run(course, grade_class.Settings(progress=False, workers=2))
+    outcome = pipeline.run(course, pipeline.Settings(progress=False, workers=2))
     assert len(outcome.feedback) == 5
     return course, outcome
 

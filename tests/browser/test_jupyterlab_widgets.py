@@ -20,8 +20,8 @@ import nbformat
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from autograde import submissions
-from autograde.release import REPO, assignments
+from autograde.samples import submissions
+from autograde.course.release import REPO, assignments
 
 pytestmark = pytest.mark.xdist_group("browser")
 

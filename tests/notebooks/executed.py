@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from autograde.release import REPO
+from autograde.course.release import REPO
 from figure_checks import MARKER
 
 HERE = Path(__file__).resolve().parent

@@ -13,7 +13,7 @@ from executed import WIDGET_VIEW, executed, figures, text_of
 from figure_checks import check
 from nbconvert import HTMLExporter
 
-from autograde.release import assignments
+from autograde.course.release import assignments
 from backprop_course.datasets import two_moons
 
 NOTEBOOKS = [by_assignment(a) for a in assignments()]

@@ -8,9 +8,9 @@ import pytest
 from conftest import full_run_sample
 from grading_checks import assert_full_marks, assert_loses_with_tag, assert_zero
 
-from autograde import answer_bank
-from autograde.release import assignments
-from autograde.submissions import solution_sources
+from autograde.samples import answer_bank
+from autograde.course.release import assignments
+from autograde.samples.submissions import solution_sources
 
 ASSIGNMENTS = assignments()
 ANSWERS = [a for aid in ASSIGNMENTS for a in answer_bank.load(aid)]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from executed import markdown, namespace
 
-from autograde.release import REPO, assignments
+from autograde.course.release import REPO, assignments
 from backprop_course.misconceptions import one_hidden_layer, symbolic_derivatives
 
 

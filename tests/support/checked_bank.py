@@ -18,12 +18,13 @@ from pathlib import Path
 import nbformat
 from nbgrader.utils import determine_grade
 
-from autograde import answer_bank, sandbox, submissions
-from autograde.execute import execute_notebook
-from autograde.release import REPO
-from autograde.results import TAG, CellResult, SubmissionResult
+from autograde.engine import sandbox
+from autograde.samples import answer_bank, submissions
+from autograde.engine.notebook_run import execute_notebook
+from autograde.course.release import REPO
+from autograde.outputs.results import TAG, CellResult, SubmissionResult
 from autograde.trusted import spec as trusted_spec
-from autograde.warm_kernels import ForkServer
+from autograde.engine.fork_server import ForkServer
 
 
 def _meta(cell) -> dict:
@@ -90,7 +91,7 @@ def spec_for(assignment: str, tests: set[str]) -> dict:
 
 def score(nb, student: str, assignment: str) -> SubmissionResult:
     """Per-cell scores as nbgrader's autograde gives them (`determine_grade`), with the failures'
-    messages and tags as `autograde.results` reads them from an autograded notebook."""
+    messages and tags as `autograde.outputs.results` reads them from an autograded notebook."""
     result = SubmissionResult(student, assignment)
     for cell in nb.cells:
         meta = _meta(cell)

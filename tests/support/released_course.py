@@ -4,7 +4,7 @@
 to pay it again (a course's first grading releases whatever the gradebook lacks). The release is
 made once, in the session's shared temporary folder under a lock (pytest-xdist's workers share
 it), and each test gets a fresh course folder with a copy of the released notebooks and the
-gradebook that records them: what `grade_class.run` would have built, byte for byte.
+gradebook that records them: what `pipeline.run` would have built, byte for byte.
 """
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import fcntl
 import shutil
 from pathlib import Path
 
-from autograde import release, sample_class
+from autograde.course import release
+from autograde.samples import sample_class
 
 RELEASED = ("course", "gradebook.db")  # what generate_assignment adds to a prepared course
 

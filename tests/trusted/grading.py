@@ -15,7 +15,9 @@ import pytest
 from attacks import Attack
 from support.tiny_course import ASSIGNMENT, copy_course, submit
 
-from autograde import grade_class, results, submissions
+from autograde import pipeline
+from autograde.outputs import results
+from autograde.samples import submissions
 
 REAL_ASSIGNMENTS = ["01_gradient_descent", "02_symbolic_derivatives"]
 HONEST = ["honest_a", "honest_b"]
@@ -124,13 +126,13 @@ def grade_batch(template: Path, folder: Path, attack_list: list[Attack], *, trus
         _write_attack(course, attack, places)
     if extra:
         extra(course, places)
-    settings = grade_class.Settings(progress=False, feedback=feedback, report=False, trusted=trusted,
+    settings = pipeline.Settings(progress=False, feedback=feedback, report=False, trusted=trusted,
                                     workers=workers, assignments=REAL_ASSIGNMENTS if real else None,
                                     sandbox=SANDBOX)
     started, before = time.perf_counter(), os.getcwd()
     try:
         os.chdir(plant)
-        outcome = grade_class.run(course, settings)
+        outcome = pipeline.run(course, settings)
     finally:
         os.chdir(before)
         received, reached_host = _drain(server), _drain(host_socket)

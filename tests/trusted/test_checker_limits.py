@@ -8,8 +8,8 @@ import time
 import pytest
 from support.tiny_course import ASSIGNMENT, make_course, submit
 
-from autograde import grade_class
-from autograde.execute import CHECK_TIME_FACTOR
+from autograde import pipeline
+from autograde.engine.notebook_run import CHECK_TIME_FACTOR
 
 # Test cells of the instructor's, run by the checker. The convolution is instant for a right
 # square(3) (arrays of one entry) and takes many minutes for the attacker's (10**12 products in one
@@ -30,7 +30,7 @@ def graded(tmp_path_factory):
     submit(course, "c_greedy", GREEDY)
     submit(course, "d_honest")
     started = time.perf_counter()
-    outcome = grade_class.run(course, grade_class.Settings(progress=False, feedback=False, report=False, workers=1))
+    outcome = pipeline.run(course, pipeline.Settings(progress=False, feedback=False, report=False, workers=1))
     return outcome, time.perf_counter() - started
 
 

@@ -22,8 +22,9 @@ from sympy.matrices import MatrixBase
 
 import backprop_course.checks as checks
 import backprop_course.checks.symbolic as symbolic
-from autograde import answer_bank, release
-from autograde.results import TAG
+from autograde.course import release
+from autograde.samples import answer_bank
+from autograde.outputs.results import TAG
 from autograde.trusted.codec import (TOO_LARGE_TAG, Limits, MalformedData, Opaque, Refused, TooLarge, decode,
                                      dumps, encode, loads)
 from autograde.trusted.sympy_parser import UnsafeExpression

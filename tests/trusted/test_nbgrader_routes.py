@@ -12,8 +12,8 @@ import pytest
 from grading import HONEST, SANDBOX
 from support.tiny_course import ASSIGNMENT, copy_course, submit
 
-from autograde import grade_class
-from autograde.nbgrader_app import api
+from autograde import pipeline
+from autograde.course.nbgrader_app import api
 
 # The tricks that fool plain in-kernel grading, a dead kernel, damaged cells, and the honest work.
 TRICKS = [a for a in attacks.TINY_KERNEL_TRICKS if a.student in {
@@ -54,7 +54,7 @@ def _scores(course) -> dict[str, dict[str, float]]:
 def routes(tiny_template, tmp_path_factory):
     """The same class graded three ways; student → grade_id → score for each route."""
     batch = _class(tiny_template, tmp_path_factory.mktemp("route-batch") / "course")
-    grade_class.run(batch, grade_class.Settings(progress=False, feedback=False, report=False, workers=2,
+    pipeline.run(batch, pipeline.Settings(progress=False, feedback=False, report=False, workers=2,
                                                 sandbox=SANDBOX))
     cli = _class(tiny_template, tmp_path_factory.mktemp("route-cli") / "course")
     env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}

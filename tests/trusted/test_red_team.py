@@ -1,7 +1,7 @@
 """Red team: submissions that try to score what their code does not earn, graded by the batch grader.
 
 Every attack in `attacks.py` is one student. Students are graded in a few shared batches (one
-`grade_class.run` each), always beside honest students with the right answer, and each attack
+`pipeline.run` each), always beside honest students with the right answer, and each attack
 must score no more than its honest content (what the same submission scores without the trick)
 while every other student keeps full marks. The tiny course is also graded in the kernel
 (``trusted=False``, as plain nbgrader does) as a control: the tricks that fool it must keep
@@ -46,7 +46,9 @@ from grading import (
 )
 from support.tiny_course import ASSIGNMENT, copy_course, submit
 
-from autograde import results, sandbox, submissions
+from autograde.engine import sandbox
+from autograde.outputs import results
+from autograde.samples import submissions
 
 
 def _kill(pid: int) -> None:
@@ -418,7 +420,7 @@ def test_freezing_the_fork_server_does_not_hang_the_grader(tiny_template, tmp_pa
 
 
 def test_a_fork_bomb_costs_other_students_nothing(tiny_template, tmp_path, containment):
-    sandbox = pytest.importorskip("autograde.sandbox", reason="no autograde.sandbox: a fork bomb run as root "
+    sandbox = pytest.importorskip("autograde.engine.sandbox", reason="no autograde.engine.sandbox: a fork bomb run as root "
                                                               "without limits can take the machine down")
     if sandbox.level() == "none" or not containment.contained:
         pytest.skip(f"student kernels are not contained (sandbox level {sandbox.level()!r}, probe "

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from autograde import sandbox
-from autograde.sandbox import MiB, Limits
+from autograde.engine import sandbox
+from autograde.engine.sandbox import MiB, Limits
 
 # One worker runs them all: RLIMIT_NPROC counts the tasks of every sandbox running as nobody.
 pytestmark = pytest.mark.xdist_group("sandbox")

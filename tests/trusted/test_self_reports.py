@@ -13,7 +13,8 @@ import shutil
 
 import pytest
 
-from autograde import answer_bank, grade_class, submissions
+from autograde import pipeline
+from autograde.samples import answer_bank, submissions
 
 ASSIGNMENT = "05_single_path_backprop"
 QUADRATIC = answer_bank.find(ASSIGNMENT, "chain_gradient", "product-from-scratch").code
@@ -35,7 +36,7 @@ def template(tmp_path_factory, released):
 def _grade(template, folder, trusted: bool) -> dict:
     course = folder / "course"
     shutil.copytree(template, course)
-    outcome = grade_class.run(course, grade_class.Settings(progress=False, feedback=False, report=False,
+    outcome = pipeline.run(course, pipeline.Settings(progress=False, feedback=False, report=False,
                                                            workers=1, trusted=trusted))
     return {r.student: r for r in outcome.results}
 

@@ -5,7 +5,7 @@ import json
 
 import nbformat
 
-from autograde.release import REPO, assignments
+from autograde.course.release import REPO, assignments
 from autograde.trusted import spec
 
 

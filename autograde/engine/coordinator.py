@@ -16,12 +16,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import nbgrader_steps
-from .execute import Executed, Task, run_task, run_task_here
-from .intake import Problem
-from .results import SubmissionResult, read
-from .trusted import spec as trusted_spec
-from .trusted import tampering
+from autograde.course import nbgrader_steps
+from autograde.engine.notebook_run import Executed, Task, run_task, run_task_here
+from autograde.intake.staging import Problem
+from autograde.outputs.results import SubmissionResult, read
+from autograde.trusted import spec as trusted_spec
+from autograde.trusted import tampering
 
 JOURNAL = ".graded.json"
 
@@ -53,7 +53,7 @@ class Outcome:
 
 def fingerprint(course: Path, student: str, assignment: str) -> str:
     """A hash of everything the student submitted for one assignment (read without following links)."""
-    from .intake import fingerprint as of_submission
+    from autograde.intake.staging import fingerprint as of_submission
 
     return of_submission(course, student, assignment)
 
@@ -228,7 +228,7 @@ class Coordinator:
         if self.dask_address:
             asyncio.run(self._run_on_dask(todo))
             return
-        from .warm_kernels import ForkServer, sandboxed_servers
+        from autograde.engine.fork_server import ForkServer, sandboxed_servers
 
         with ForkServer() as checker, sandboxed_servers(self.workers, checker, self.sandbox) as servers:
             pool = list(servers)  # one fork server per slot: one sandbox user per slot
@@ -272,7 +272,7 @@ def _progress_bar(total: int, enabled: bool):
 def grade(api, course: Path, pairs: list[tuple[str, str]], settings, unreadable=()) -> Outcome:
     """Grade each (student, assignment) pair; skip those already graded unless ``settings.regrade``.
 
-    ``settings`` is a `grade_class.Settings`: trusted checks (default) run the test cells outside
+    ``settings`` is a `autograde.pipeline.Settings`: trusted checks (default) run the test cells outside
     the student's kernel (`autograde.trusted`), otherwise in it as plain nbgrader does.
     ``unreadable`` are (student, assignment, why) that intake refused: they score 0."""
     coordinator = Coordinator(api, course, settings.workers or os.cpu_count() or 2, settings.dask,

@@ -16,7 +16,7 @@ from nbconvert.exporters import NotebookExporter
 from nbgrader.converters import Autograde
 from nbgrader.converters.base import BaseConverter
 
-from .intake import STAGED_DIRECTORY
+from autograde.intake.staging import STAGED_DIRECTORY
 
 @functools.cache
 def after_execute(api) -> tuple:

@@ -29,8 +29,8 @@ from pathlib import Path, PurePosixPath
 import nbformat
 from nbgrader.plugins import FileNameCollectorPlugin
 
-from . import deadlines, notebook_repair
-from .safe_copy import File, describe, kind, fingerprint_folder, hidden, open_folder, read_folder
+from autograde.course import deadlines, notebook_repair
+from autograde.intake.safe_copy import File, describe, kind, fingerprint_folder, hidden, open_folder, read_folder
 
 #: The folder of the course where intake stages each gradable submission for nbgrader
 #: (nbgrader's `CourseDirectory.submitted_directory` while it sanitizes).

@@ -1,4 +1,4 @@
-"""A fork server for IPython kernels: `python -m autograde.zygote MODULE ...`.
+"""A fork server for IPython kernels: `python -m autograde.engine.fork_server_process MODULE ...`.
 
 It imports the kernel machinery and the heavy libraries once (the MODULEs), then forks one fresh
 kernel process per request. Each kernel is a new process that no other submission ever runs in;
@@ -55,20 +55,20 @@ def _isolate(request: dict) -> None:
     TMPDIR are fresh folders the grader made for this kernel alone. Either way nothing an earlier
     kernel wrote (IPython or Jupyter profiles, startup files, matplotlib config, `.pth` files in a
     user site) is where this one looks for it."""
-    from autograde import sandbox
+    from autograde.engine import sandbox_bootstrap
 
     uid = request.get("uid")
     if uid is not None and os.geteuid() == 0:
-        sandbox.private_scratch_mounts(request.get("tmp_bytes", 64 << 20), request["scratch"])
+        sandbox_bootstrap.private_scratch_mounts(request.get("tmp_bytes", 64 << 20), request["scratch"])
         _limit(request.get("limits", {}))
-        sandbox.drop_privileges(uid, request.get("processes"))
+        sandbox_bootstrap.drop_privileges(uid, request.get("processes"))
         home = "/tmp/home"
         os.makedirs(home, mode=0o700)
         os.environ.update(HOME=home, TMPDIR="/tmp")
     else:
         _limit(request.get("limits", {}))
         os.environ.update(HOME=request["home"], TMPDIR=request["tmp"])
-    sandbox.set_dumpable(True)  # the kernel itself is the student's; its server stays undumpable
+    sandbox_bootstrap.set_dumpable(True)  # the kernel itself is the student's; its server stays undumpable
     os.environ.update(IPYTHONDIR=os.path.join(os.environ["HOME"], ".ipython"),
                       MPLCONFIGDIR=os.path.join(os.environ["TMPDIR"], "matplotlib"))
 
@@ -194,9 +194,9 @@ def _manage(request: dict) -> dict:
 
 
 def serve(modules: list[str]) -> None:
-    from autograde import sandbox
+    from autograde.engine import sandbox_bootstrap
 
-    sandbox.set_dumpable(False)  # no kernel it forks may trace it or write its memory
+    sandbox_bootstrap.set_dumpable(False)  # no kernel it forks may trace it or write its memory
     os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # ipykernel's debugger, imported here: no warning
     loaded = []

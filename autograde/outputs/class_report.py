@@ -2,7 +2,7 @@
 
 Score spread per notebook, pass rate per test cell, misconception tags, one row per student (scores,
 late flags, tags, links to the feedback pages), similar answers worth a second look (leads, never
-verdicts: autograde/similarity.py), slowest gradings and failed gradings. The PNGs are written beside
+verdicts: autograde/outputs/similarity.py), slowest gradings and failed gradings. The PNGs are written beside
 the page and referenced by relative path, as are the feedback pages (reports/ → feedback/). The page
 is rendered by a Jinja2 template with autoescaping, so student-provided text (ids, messages, code) is
 always escaped. It is meant to meet WCAG 2.1 AA: every figure has a text alternative stating its key
@@ -19,9 +19,9 @@ from statistics import mean
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from . import similarity
-from .nbgrader_app import gradebook_url
-from .results import SubmissionResult
+from autograde.outputs import similarity
+from autograde.course.nbgrader_app import gradebook_url
+from autograde.outputs.results import SubmissionResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -427,7 +427,7 @@ def _template():
 
 
 def _course_of(out_dir: Path) -> Path | None:
-    """The course folder a report folder sits in (grade_class writes <course>/reports/), if it is one."""
+    """The course folder a report folder sits in (the pipeline writes <course>/reports/), if it is one."""
     parent = Path(out_dir).resolve().parent
     return parent if (parent / "nbgrader_config.py").is_file() else None
 

@@ -27,11 +27,11 @@ PRELOAD = ["numpy", "sympy", "sympy.tensor.tensor", "sympy.utilities.lambdify", 
 
 
 def _kernel_limits() -> dict:
-    """Per kernel, as `autograde.sandbox.Limits` sets them: address space (a memory bomb gets
+    """Per kernel, as `autograde.engine.sandbox.Limits` sets them: address space (a memory bomb gets
     MemoryError), file size, open files. No CPU-time limit: it would make the kernel's CPU clock
     tick-granular (see `sandbox.Limits.cpu_seconds`); the cell timeout and the notebook's total time
     bound a kernel, and every process a submission started is killed when it is done."""
-    from .sandbox import Limits
+    from autograde.engine.sandbox import Limits
 
     limits = Limits()
     return {"RLIMIT_AS": limits.memory_bytes, "RLIMIT_FSIZE": limits.file_bytes,
@@ -41,13 +41,13 @@ def _kernel_limits() -> dict:
 # A fork server answers in milliseconds; one silent this long was stopped or hung.
 START_SECONDS, REPLY_SECONDS = 120, 30
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 class ForkServer:
-    """One ``python -m autograde.zygote`` process; thread-safe requests.
+    """One ``python -m autograde.engine.fork_server_process`` process; thread-safe requests.
 
-    With ``uid``, the server runs in a sandbox (`autograde.sandbox`) as that user: it sees the
+    With ``uid``, the server runs in a sandbox (`autograde.engine.sandbox`) as that user: it sees the
     Python installation, the course's student package and its own scratch folder, nothing else,
     and has no network. Every kernel it forks lives in a folder of ``scratch_root``.
     ``checker`` is the unsandboxed server that forks the trusted checkers.
@@ -57,18 +57,18 @@ class ForkServer:
                  sandboxed: bool = False):
         self.checker, self._claim = checker, None
         if sandboxed and uid is None:
-            from . import sandbox
+            from autograde.engine import sandbox
 
             uid, self._claim = sandbox.claim_uid()
         self.uid = uid
         self.disk_limited = False
         self.scratch_root = Path(tempfile.mkdtemp(prefix=f"grader-{os.getpid()}-"))
         # -I: no user site, no PYTHON* variables, no script folder on sys.path; -B: no .pyc written.
-        self._argv = [sys.executable, "-I", "-B", "-m", "autograde.zygote", *preload]
+        self._argv = [sys.executable, "-I", "-B", "-m", "autograde.engine.fork_server_process", *preload]
         self._env = dict(os.environ)
         self.tmp_bytes = 64 << 20
         if uid is not None:
-            from . import sandbox
+            from autograde.engine import sandbox
 
             self.disk_limited = sandbox.limit_disk(self.scratch_root)
             self.scratch_root.chmod(0o711)  # root's: only what the grader hands to uid is writable
@@ -95,7 +95,7 @@ class ForkServer:
     def spawn(self, connection_file: str, cwd: str, env: dict[str, str], private: Path) -> int:
         """A new kernel in ``cwd``. Sandboxed, it gets a new, empty /tmp and HOME of its own and runs
         as this server's user; otherwise HOME and TMPDIR are fresh folders under ``private``."""
-        from .sandbox import Limits
+        from autograde.engine.sandbox import Limits
 
         request = {"connection_file": connection_file, "cwd": cwd, "env": env, "limits": _kernel_limits(),
                    "uid": self.uid, "tmp_bytes": self.tmp_bytes, "processes": Limits().processes,
@@ -166,7 +166,7 @@ class ForkServer:
             except OSError:
                 pass
         if self.uid is not None:
-            from . import sandbox
+            from autograde.engine import sandbox
 
             sandbox.kill(self._process)
         else:
@@ -181,7 +181,7 @@ class ForkServer:
             except subprocess.TimeoutExpired:
                 pass
         if self.uid is not None:
-            from . import sandbox
+            from autograde.engine import sandbox
 
             sandbox.kill(self._process)
             if self.disk_limited:
@@ -260,10 +260,10 @@ async def fresh_kernel(server: ForkServer, cwd: Path, env: dict[str, str] | None
 def sandboxed_servers(count: int, checker: ForkServer, sandboxed: bool = True):
     """``count`` kernel fork servers, each in its own sandbox as its own user (`sandbox.claim_uid`:
     one per slot, never shared with another grader) where this machine allows a sandbox
-    (`autograde.sandbox.level`), otherwise unsandboxed (rlimits only)."""
+    (`autograde.engine.sandbox.level`), otherwise unsandboxed (rlimits only)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from . import sandbox
+    from autograde.engine import sandbox
 
     isolated = sandboxed and sandbox.level() in sandbox.ISOLATED
     servers: list[ForkServer] = []

@@ -11,7 +11,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from .results import SubmissionResult
+from autograde.outputs.results import SubmissionResult
 
 
 @dataclass

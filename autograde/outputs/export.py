@@ -4,7 +4,7 @@ Each cell is the submission's autograded plus hand-graded points less its late p
 ``score`` of `nbgrader export`), read from nbgrader's gradebook after the late penalties are brought
 up to date (`deadlines.reapply`). An assignment a student did not hand in is an empty cell, so the
 LMS's own missing-work policy applies. Students are listed as the roster lists them
-(autograde/roster.py); one who handed in work but is not in the roster is named in a warning, and
+(autograde/course/roster.py); one who handed in work but is not in the roster is named in a warning, and
 left out of the Canvas and Moodle files (Moodle refuses a whole import over one unknown user).
 
 - ``canvas``: Canvas's gradebook CSV. Header ``Student, ID, SIS User ID, SIS Login ID, Section``,
@@ -22,9 +22,9 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import deadlines, roster
-from .report import num
-from .results import Course, read_course
+from autograde.course import deadlines, roster
+from autograde.outputs.report import num
+from autograde.outputs.results import Course, read_course
 
 FORMATS = ("canvas", "moodle", "csv")
 DEFAULT_NAMES = {"canvas": "canvas-grades.csv", "moodle": "moodle-grades.csv", "csv": "grades-by-student.csv"}
@@ -48,7 +48,7 @@ class Exported:
 def export(course: Path, fmt: str, roster_file: Path | None = None, out: Path | None = None,
            db_url: str | None = None) -> Exported:
     """Write the course's grades in ``fmt`` to ``out`` (default: exports/<format>-grades.csv)."""
-    from .nbgrader_app import api as nbgrader_api
+    from autograde.course.nbgrader_app import api as nbgrader_api
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")

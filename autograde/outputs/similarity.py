@@ -381,7 +381,7 @@ def _notebook_cells(folder: Path, strip_markers: bool = False) -> dict[str, Answ
 
 def _directories(course: Path) -> tuple[str, str]:
     """The course's source (solutions) and release folder names, from its nbgrader_config.py."""
-    from .nbgrader_app import course_config
+    from autograde.course.nbgrader_app import course_config
 
     try:
         settings = course_config(course).CourseDirectory

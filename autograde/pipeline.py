@@ -6,7 +6,7 @@ Outputs, all in the course folder: the nbgrader gradebook (so the formgrader and
 `feedback/<student>/<assignment>/<notebook>.html` (no hidden-test code), and
 `reports/class-report.html` with its PNGs. Whatever was asked for, the report, the totals and
 grades.csv cover the whole gradebook: every assignment of the course and every submission graded
-so far. Late penalties follow ``deadlines.toml`` (autograde/deadlines.py) and are brought up to date
+so far. Late penalties follow ``deadlines.toml`` (autograde/course/deadlines.py) and are brought up to date
 after each run, so points given by hand in the formgrader are penalised like the rest.
 """
 from __future__ import annotations
@@ -15,9 +15,11 @@ import json
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from . import batch, deadlines, intake, release
-from .nbgrader_app import api as nbgrader_api
-from .results import Course, read_course
+from autograde.course import deadlines, release
+from autograde.engine import coordinator
+from autograde.intake import staging
+from autograde.course.nbgrader_app import api as nbgrader_api
+from autograde.outputs.results import Course, read_course
 
 
 @dataclass
@@ -38,7 +40,7 @@ class Settings:
 
 
 @dataclass
-class Outcome(batch.Outcome):
+class Outcome(coordinator.Outcome):
     """A run's outcome, with the whole gradebook as it stands after the run (totals, report)."""
     course: Course | None = None
 
@@ -50,16 +52,16 @@ def _known_assignments(grader) -> set[str]:
         return {a.name for a in gb.assignments}
 
 
-def _collect_lms(folder: Path, course: Path, ids: list[str]) -> list[intake.Problem]:
+def _collect_lms(folder: Path, course: Path, ids: list[str]) -> list[staging.Problem]:
     """LMS downloads: ``folder/<assignment>/*.zip`` for several, or ``folder/*.zip`` for one."""
     folder = Path(folder)
     per_assignment = [a for a in ids if (folder / a).is_dir()]
     if per_assignment:
-        return [p for a in per_assignment for p in intake.collect_lms(folder / a, course, a)]
+        return [p for a in per_assignment for p in staging.collect_lms(folder / a, course, a)]
     if len(ids) != 1:
-        return [intake.Problem("", "", f"{folder} holds no folder named after an assignment; name one "
+        return [staging.Problem("", "", f"{folder} holds no folder named after an assignment; name one "
                                        "assignment to collect a flat folder of zips for it")]
-    return intake.collect_lms(folder, course, ids[0])
+    return staging.collect_lms(folder, course, ids[0])
 
 
 def _unreadable(course: Path, ids: list[str], pairs, problems) -> list[tuple[str, str, str]]:
@@ -67,7 +69,7 @@ def _unreadable(course: Path, ids: list[str], pairs, problems) -> list[tuple[str
     gradable = set(pairs)
     keys = sorted({(p.student, p.assignment) for p in problems
                    if p.assignment in ids and (p.student, p.assignment) not in gradable
-                   and intake.handed_in(course, p.student, p.assignment)})
+                   and staging.handed_in(course, p.student, p.assignment)})
     return [(s, a, "; ".join(p.message for p in problems if (p.student, p.assignment) == (s, a))) for s, a in keys]
 
 
@@ -114,7 +116,7 @@ def _safe_url(url: str) -> str:
 
 def _isolation(settings: Settings) -> str:
     """What protects the grade and the course files from student code, in one honest sentence."""
-    from . import sandbox
+    from autograde.engine import sandbox
 
     checks = ("test cells were checked outside the students' kernels (trusted grading)" if settings.trusted
               else "WARNING: test cells ran inside the students' kernels (--in-kernel): not tamper-proof")
@@ -139,7 +141,7 @@ def write_feedback(grader, course: Path, results) -> list[Path]:
     """Each graded submission's pages, by nbgrader's GenerateFeedback as the formgrader writes them."""
     import sys
 
-    from .feedback import write_pages
+    from autograde.outputs.feedback_pages import write_pages
 
     written = []
     for result in results:
@@ -171,7 +173,7 @@ def _chosen(pairs, problems, ids: list[str], course_ids: list[str], students: li
                 and not (p.assignment in course_ids and p.assignment not in ids)]
     for student in students or []:
         if not any(s == student for s, _ in pairs) and not any(p.student == student for p in problems):
-            problems.append(intake.Problem(student, "", "no submission from this student under submitted/ "
+            problems.append(staging.Problem(student, "", "no submission from this student under submitted/ "
                                                         "for the assignments asked for: nothing graded"))
     return pairs, problems
 
@@ -189,7 +191,7 @@ def _journal_seconds(grader, keys) -> dict[tuple[str, str], float]:
     for student, assignment in keys:
         folder = Path(grader.coursedir.format_path(grader.coursedir.autograded_directory, student, assignment))
         try:
-            found[(student, assignment)] = float(json.loads((folder / batch.JOURNAL).read_text())["seconds"])
+            found[(student, assignment)] = float(json.loads((folder / coordinator.JOURNAL).read_text())["seconds"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return found
@@ -222,12 +224,12 @@ def run(course: Path, settings: Settings) -> Outcome:
     if settings.release or missing:
         release.generate(course, course_ids if settings.release else missing, **overrides)
     problems = _collect_lms(settings.lms, course, ids) if settings.lms else []
-    pairs, found = intake.scan_submitted(course, course_ids, grader.coursedir.release_directory)
+    pairs, found = staging.scan_submitted(course, course_ids, grader.coursedir.release_directory)
     pairs, problems = _chosen(pairs, problems + found, ids, course_ids, settings.students)
-    graded = batch.grade(grader, course, pairs, replace(settings, regrade=settings.regrade or bool(settings.students)),
+    graded = coordinator.grade(grader, course, pairs, replace(settings, regrade=settings.regrade or bool(settings.students)),
                          _unreadable(course, ids, pairs, problems))
     outcome = Outcome(**{f.name: getattr(graded, f.name) for f in fields(graded)})
-    notes = [intake.Problem(*note) for note in deadlines.timestamp_notes(course, dates, pairs)]
+    notes = [staging.Problem(*note) for note in deadlines.timestamp_notes(course, dates, pairs)]
     outcome.problems = problems + outcome.problems + notes
     outcome.isolation = _isolation(settings)
     deadlines.reapply(grader)
@@ -235,7 +237,7 @@ def run(course: Path, settings: Settings) -> Outcome:
     outcome.course = read_course(course, grader.coursedir.db_url)
     outcome.feedback = write_feedback(grader, course, outcome.results) if settings.feedback else []
     if settings.report:
-        from .class_report import write_class_report
+        from autograde.outputs.class_report import write_class_report
 
         whole = _whole_class(outcome)
         seconds = {**_journal_seconds(grader, [(r.student, r.assignment) for r in whole]), **outcome.seconds}

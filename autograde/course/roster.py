@@ -91,7 +91,7 @@ def _column(name: str) -> str:
 def match(people: list[Person], student_ids: list[str]) -> tuple[dict[str, Person], list[str]]:
     """({gradebook student id: person}, gradebook ids with nobody in the roster). A roster id
     matches exactly, or through the safe id intake makes of it."""
-    from .intake import safe_student_id
+    from autograde.intake.staging import safe_student_id
 
     exact = {p.id: p for p in people}
     safe = {}

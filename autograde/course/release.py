@@ -6,9 +6,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .nbgrader_app import api
+from autograde.course.nbgrader_app import api
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def assignments(root: Path = REPO) -> list[str]:

@@ -22,8 +22,8 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets.config import Config
 
-from .trusted import run as trusted_run
-from .warm_kernels import ForkServer, fresh_kernel
+from autograde.trusted import run as trusted_run
+from autograde.engine.fork_server import ForkServer, fresh_kernel
 
 TOTAL_SECONDS = 600  # wall-clock limit for one notebook, on top of nbgrader's per-cell timeout
 
@@ -252,7 +252,7 @@ def _worker_server() -> ForkServer:
     kernels run as one user, and ending one kernel ends every process of that user."""
     server = getattr(_WORKER, "server", None)
     if server is None:
-        from . import sandbox
+        from autograde.engine import sandbox
 
         with _WORKER_LOCK:
             if not _WORKER_SERVERS:

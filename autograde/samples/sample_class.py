@@ -17,8 +17,9 @@ import zlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from . import answer_bank, deadlines, roster, submissions
-from .release import REPO
+from autograde.course import deadlines, roster
+from autograde.samples import answer_bank, submissions
+from autograde.course.release import REPO
 
 CLASS_FILE = REPO / "samples" / "class.toml"
 DEADLINES_FILE = REPO / "samples" / deadlines.FILE
@@ -85,7 +86,7 @@ def prepare_course(target: Path, root: Path = REPO) -> Path:
     shutil.copy(DEADLINES_FILE, target / deadlines.FILE)
     (target / "exchange").mkdir()
     with open(target / "nbgrader_config.py", "a") as config:
-        config.write(f"\n# This course's own exchange (autograde/sample_class.py), not the machine-wide one.\n"
+        config.write(f"\n# This course's own exchange (autograde/samples/sample_class.py), not the machine-wide one.\n"
                      f"c.Exchange.root = {str((target / 'exchange').resolve())!r}\n")
     return target
 
@@ -190,7 +191,7 @@ def roster_people(class_file: Path = CLASS_FILE) -> list[roster.Person]:
 
 
 def write_roster(course: Path, class_file: Path = CLASS_FILE) -> Path:
-    """The sample roster as ``course``/roster.csv, in the format autograde/roster.py reads."""
+    """The sample roster as ``course``/roster.csv, in the format autograde/course/roster.py reads."""
     path = Path(course) / "roster.csv"
     columns = ["id", "first_name", "last_name", "email", "lms_user_id", "sis_user_id", "sis_login_id", "section"]
     with path.open("w", newline="", encoding="utf-8") as handle:

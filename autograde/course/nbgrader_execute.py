@@ -19,8 +19,8 @@ import nbformat
 from nbgrader.preprocessors import Execute
 from traitlets import Bool
 
-from .execute import TOTAL_SECONDS, InfrastructureError, Task, run_task
-from .trusted import spec as trusted_spec
+from autograde.engine.notebook_run import TOTAL_SECONDS, InfrastructureError, Task, run_task
+from autograde.trusted import spec as trusted_spec
 
 _SERVERS: dict[bool, object] = {}  # sandboxed → this process's kernel fork server
 _LOCK = threading.Lock()
@@ -28,8 +28,8 @@ _LOCK = threading.Lock()
 
 def _server(sandboxed: bool):
     """One kernel fork server (and its checker server) per process, started on first use."""
-    from . import sandbox
-    from .warm_kernels import ForkServer
+    from autograde.engine import sandbox
+    from autograde.engine.fork_server import ForkServer
 
     with _LOCK:
         if sandboxed not in _SERVERS:
@@ -82,7 +82,7 @@ class TrustedExecute(Execute):
         """The submission's other files, read from the student's folder without following a link
         (nbgrader's own copy into autograded/ follows them), then the course's own files of the
         assignment on top, as nbgrader's autograde puts them."""
-        from . import safe_copy
+        from autograde.intake import safe_copy
 
         submitted = coursedir.format_path(coursedir.submitted_directory, student, assignment)
         tree = safe_copy.read_folder(None, submitted)

@@ -11,7 +11,7 @@ from typing import Mapping
 
 import nbformat
 
-from .release import REPO
+from autograde.course.release import REPO
 
 _MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 

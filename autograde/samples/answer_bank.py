@@ -9,7 +9,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .release import REPO
+from autograde.course.release import REPO
 
 BANK_DIR = REPO / "samples" / "answers"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from .nbgrader_app import gradebook_url
+from autograde.course.nbgrader_app import gradebook_url
 
 TAG = re.compile(r"^\[([a-z][a-z0-9]*(?:-[a-z0-9]+)*)\]", re.MULTILINE)
 

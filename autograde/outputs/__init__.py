@@ -1,0 +1,1 @@
+"""What grading produces: results, score table, feedback pages, class report, exports, similarity."""

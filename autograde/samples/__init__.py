@@ -1,0 +1,1 @@
+"""Development data, not grading: the sample class, the answer bank, the submission builder."""
