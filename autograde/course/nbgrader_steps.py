@@ -16,6 +16,7 @@ from nbconvert.exporters import NotebookExporter
 from nbgrader.converters import Autograde
 from nbgrader.converters.base import BaseConverter
 
+from autograde import internals
 from autograde.intake.staging import STAGED_DIRECTORY
 
 @functools.cache
@@ -34,8 +35,7 @@ class Sanitize(Autograde):
     """nbgrader autograde's first pass only: the sanitized notebooks land in autograded/."""
 
     def convert_single_notebook(self, notebook_filename: str) -> None:
-        self._sanitizing = True
-        self._init_preprocessors()
+        internals.sanitize_only(self)
         BaseConverter.convert_single_notebook(self, notebook_filename)
 
 

@@ -197,14 +197,6 @@ class ForkServer:
         self.close()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-
-
 class ForkedKernelManager(AsyncKernelManager):
     """What nbclient needs of a kernel manager, for a kernel the fork server started."""
 

@@ -122,8 +122,9 @@ def _limit_checker() -> None:
     space (a MemoryError in that cell); its time is watched by the grader cell by cell."""
     import resource
 
-    with open("/proc/self/statm") as statm:
-        size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    import psutil
+
+    size = psutil.Process().memory_info().vms
     resource.setrlimit(resource.RLIMIT_AS, (size + CHECKER_EXTRA_BYTES, size + CHECKER_EXTRA_BYTES))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
@@ -173,15 +174,21 @@ def _kill_user(uid: int) -> None:
         pass
 
 
+def alive(pid: int) -> bool:
+    """The process runs (it exists and is neither a zombie nor dead)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.Error:
+        return False
+
+
 def _manage(request: dict) -> dict:
     """Kernels are known by this server's pids, which mean nothing outside a PID namespace."""
     pid = request["pid"]
     if request["op"] == "alive":
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                return {"alive": stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")}
-        except (OSError, IndexError):
-            return {"alive": False}
+        return {"alive": alive(pid)}
     for target in (-pid, pid):
         try:
             os.kill(target, signal.SIGKILL)

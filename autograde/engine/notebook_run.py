@@ -22,6 +22,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets.config import Config
 
+from autograde import internals
 from autograde.trusted import run as trusted_run
 from autograde.engine.fork_server import ForkServer, fresh_kernel
 
@@ -125,9 +126,9 @@ async def _run_once(server, nb, cwd: Path, config: dict, seconds_left: float, sp
         async def hang_up(timeout, cell=None):  # a cell over its time: kill the kernel, skip the cell
             raise _CellTimedOut(next(i for i, c in enumerate(nb.cells) if c is cell))
 
-        client._async_handle_timeout = hang_up
+        internals.on_cell_timeout(client, hang_up)
         NotebookClient.__init__(client, nb, km)  # as ExecutePreprocessor.preprocess does
-        client._check_assign_resources({"metadata": {"path": str(cwd)}})
+        internals.assign_resources(client, str(cwd))
         try:
             try:  # no student code runs before the kernel answers: failing to start is not theirs
                 await asyncio.wait_for(client.async_start_new_kernel_client(), min(seconds_left, 120))
@@ -146,7 +147,7 @@ async def _run_once(server, nb, cwd: Path, config: dict, seconds_left: float, sp
                 return client.ran, verdicts, why
             return client.ran, None, ""
         finally:
-            atexit.unregister(client._cleanup_kernel)  # nbclient leaves it registered when start-up fails
+            internals.forget_cleanup(client)
             if client.kc is not None:
                 client.kc.stop_channels()
 

@@ -95,7 +95,7 @@ async def check(server, kernel_client, cwd: Path, spec: dict, cell_timeout: floa
 async def _run_checker(server, private: Path, socket_path: str, spec: dict, cell_timeout: float,
                        deadline: float, skip: dict[str, str]) -> tuple[dict | None, str, str | None]:
     """One checker process; returns (verdicts, why not, the test cell it was stopped in or None)."""
-    from autograde.engine.fork_server import _alive
+    from autograde.engine.fork_server_process import alive
 
     task_file, result_file, progress = (str(private / name) for name in ("task.json", "result.json", "cell"))
     for stale in (result_file, progress):
@@ -108,7 +108,7 @@ async def _run_checker(server, private: Path, socket_path: str, spec: dict, cell
     checker = server.checker or server
     pid = checker.spawn_checker(task_file, result_file)
     while not os.path.exists(result_file):
-        if not _alive(pid):
+        if not alive(pid):
             await asyncio.sleep(0.05)
             if not os.path.exists(result_file):
                 return None, "the trusted checker stopped without a result", None
