@@ -8,7 +8,7 @@ is rendered by a Jinja2 template with autoescaping, so student-provided text (id
 always escaped. It is meant to meet WCAG 2.1 AA: every figure has a text alternative stating its key
 numbers and a table with all of them, every table a caption, headings go h1 → h2 → h3 without
 skipping, colours are colour-blind safe and never the only cue, and no text of a figure overlaps
-another (tests/autograde/test_class_report.py checks each figure; tests/browser runs axe-core).
+another (tests/outputs/test_class_report.py checks each figure; tests/browser runs axe-core).
 """
 from __future__ import annotations
 
