@@ -13,7 +13,8 @@ Isolation levels, strongest first; ``level()`` picks the strongest one that actu
 
 Inside ``bubblewrap`` and ``namespaces`` the filesystem holds /usr, /bin, /lib*, /sbin and /etc
 (read-only), a private /tmp, /dev and /proc, the Python installation, the ``visible`` paths
-(read-only) and the scratch folder (read-write). Everything else (the course folder, the
+(read-only) and the scratch folder (read-write); ``hidden`` folders inside visible ones (the course
+files an installed package carries) show up empty. Everything else (the course folder, the
 repository with solutions/, /root, /home, /work, other students' folders) is absent, not merely
 forbidden, so no list of paths to hide is needed. There is no network interface but a loopback
 that is down: a kernel must talk to the grader over Unix sockets in its scratch folder.
@@ -64,10 +65,10 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
     _libc_call("mount", encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data))
 
 
-def _mount_points_under(target: str) -> list[str]:
-    """Mount points at or below target in this mount namespace (while the old root is at /oldroot)."""
+def _mount_points_under(target: str, table: str = "/oldroot/proc/self/mountinfo") -> list[str]:
+    """Mount points at or below target in this mount namespace (by default while the old root is at /oldroot)."""
     points = []
-    with open("/oldroot/proc/self/mountinfo") as mountinfo:
+    with open(table) as mountinfo:
         for line in mountinfo:
             point = line.split()[4]
             for escaped, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
@@ -129,6 +130,8 @@ def _build_root(config: dict) -> None:
     _mount("tmpfs", f"{new}/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={config['tmp_bytes']}")
     for path, writable in config["mounts"]:
         _bind(old + path, new + path, writable)
+    for path in config["hidden"]:
+        _mount("tmpfs", new + path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "mode=0555,size=4k")
 
     _libc_call("umount2", old.encode(), MNT_DETACH)
     os.chdir(new)
@@ -176,17 +179,22 @@ PR_SET_DUMPABLE = 4
 def private_scratch_mounts(tmp_bytes: int, keep: str) -> None:
     """In a fork server's child, still root: a mount namespace of its own whose /tmp and /dev/shm
     are new, empty tmpfs. Nothing a kernel writes there outlives it or reaches the next kernel.
-    ``keep`` (the server's scratch folder, often under /tmp) stays where it was."""
+    ``keep`` (the server's scratch folder, often under /tmp) stays where it was, and so does what
+    the sandbox mounted under them (a virtual environment in /tmp, with what it hides)."""
     _libc_call("unshare", CLONE_NEWNS)
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    kept = os.open(keep, os.O_PATH | os.O_DIRECTORY)  # opened in this namespace, to bind from
-    for folder in ("/tmp", "/dev/shm"):
-        if os.path.isdir(folder):
-            _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={tmp_bytes}")
-    if not os.path.isdir(keep):  # it was under one of them: bind it back (parents as root's 0755)
-        os.makedirs(keep, mode=0o755)
-        _mount(f"/proc/self/fd/{kept}", keep, None, MS_BIND | MS_REC)
-    os.close(kept)
+    folders = [folder for folder in ("/tmp", "/dev/shm") if os.path.isdir(folder)]
+    below = {keep, *(p for f in folders for p in _mount_points_under(f, "/proc/self/mountinfo") if p != f)}
+    outermost = [p for p in below if not any(p.startswith(q.rstrip("/") + "/") for q in below)]
+    # Opened in this namespace before the new tmpfs cover them, to bind from (with their submounts).
+    kept = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in outermost}
+    for folder in folders:
+        _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={tmp_bytes}")
+    for path, handle in sorted(kept.items()):
+        if not os.path.isdir(path):  # it was under one of them: bind it back (parents as root's 0755)
+            os.makedirs(path, mode=0o755)
+            _mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC)
+        os.close(handle)
 
 
 def drop_privileges(uid: int, processes: int | None = None) -> None:
@@ -265,6 +273,7 @@ import shutil  # noqa: E402  (the bootstrap above must not pay for these imports
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 from dataclasses import asdict, dataclass  # noqa: E402
 from functools import cache  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -311,13 +320,16 @@ def _depth(path: str) -> int:
 
 
 def _config(argv: list[str], scratch: Path, visible: list[Path], limits: Limits, env: dict | None,
-            chosen: str, uid: int, server: bool = False) -> dict:
+            chosen: str, uid: int, server: bool = False, hidden: Sequence[Path] = ()) -> dict:
     drop = os.geteuid() == 0 and chosen != "none" and not server
     missing = [str(p) for p in visible if not os.path.exists(p)]
     if missing:
         raise SandboxError(f"cannot make visible what does not exist: {', '.join(missing)}")
     interpreter = os.path.realpath(sys.base_prefix)
     mounts = {str(Path(os.path.realpath(p))): False for p in [*visible, interpreter]}
+    # Only what lies inside a visible folder needs covering; everything else is absent already.
+    covered = sorted({str(Path(os.path.realpath(p))) for p in hidden if os.path.isdir(p)
+                      and any(Path(os.path.realpath(p)).is_relative_to(m) for m in mounts)}, key=_depth)
     mounts[str(scratch)] = True
     return {
         "level": chosen,
@@ -330,6 +342,7 @@ def _config(argv: list[str], scratch: Path, visible: list[Path], limits: Limits,
         "gid": uid if drop else None,
         "server": server,
         "mounts": sorted(mounts.items(), key=lambda item: _depth(item[0])),
+        "hidden": covered,
         "tmp_bytes": limits.file_bytes,
     }
 
@@ -373,16 +386,19 @@ def _bwrap_argv(config: dict) -> list[str]:
                 made.add(parent)
         argv += ["--bind" if writable else "--ro-bind", path, path]
         bound.append(Path(path))
+    for path in config["hidden"]:
+        argv += ["--perms", "0555", "--tmpfs", path, "--remount-ro", path]
     return argv + ["--chdir", "/", "--"]  # the bootstrap enters scratch once it is the student's user
 
 
 def command(argv: list[str], scratch: Path, visible: list[Path], limits: Limits = Limits(),
             env: dict | None = None, *, level_name: str | None = None, uid: int = NOBODY,
-            server: bool = False) -> tuple[list[str], None]:
+            server: bool = False, hidden: Sequence[Path] = ()) -> tuple[list[str], None]:
     """The argv for ``subprocess.Popen`` that runs ``argv`` sandboxed, in scratch, with env.
 
     ``visible`` paths (resolved) are exposed read-only, scratch read-write; where the level allows,
-    nothing else of this machine's files is visible. scratch is handed over to ``uid`` (pass a
+    nothing else of this machine's files is visible, and ``hidden`` folders inside visible ones
+    are covered by an empty, read-only one. scratch is handed over to ``uid`` (pass a
     distinct uid to each sandbox running at the same time: RLIMIT_NPROC counts all their tasks
     together). HOME is set to scratch and TMPDIR to /tmp; BLAS libraries get one thread unless env
     says otherwise. Start it with ``start_new_session=True`` and stop it with ``kill()``; a failure
@@ -398,7 +414,7 @@ def command(argv: list[str], scratch: Path, visible: list[Path], limits: Limits 
     if chosen not in LEVELS:
         raise ValueError(f"unknown sandbox level {chosen!r}; one of {', '.join(LEVELS)}")
     scratch = Path(os.path.realpath(scratch))
-    config = _config(argv, scratch, visible, limits, env, chosen, uid, server)
+    config = _config(argv, scratch, visible, limits, env, chosen, uid, server, hidden)
     if not server:
         _prepare_scratch(scratch, config)
     boot = [os.path.realpath(sys.executable), "-I", "-S", BOOTSTRAP, json.dumps(config)]
@@ -446,10 +462,11 @@ def kill(process: subprocess.Popen) -> None:
 
 def run(argv: list[str], scratch: Path, visible: list[Path], limits: Limits = Limits(),
         env: dict | None = None, *, level_name: str | None = None, uid: int = NOBODY,
-        input: str | None = None, server: bool = False) -> Finished:
+        input: str | None = None, server: bool = False, hidden: Sequence[Path] = ()) -> Finished:
     """Run argv in a sandbox to its end, or kill it after limits.wall_seconds."""
     chosen = level_name or level()
-    args, _ = command(argv, scratch, visible, limits, env, level_name=chosen, uid=uid, server=server)
+    args, _ = command(argv, scratch, visible, limits, env, level_name=chosen, uid=uid, server=server,
+                      hidden=hidden)
     start = time.monotonic()
     process = subprocess.Popen(args, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
