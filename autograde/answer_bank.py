@@ -9,9 +9,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .release import REPO
+from . import bundled
 
-BANK_DIR = REPO / "samples" / "answers"
+BANK_DIR = bundled.SAMPLES / "answers"
 
 
 @dataclass(frozen=True)

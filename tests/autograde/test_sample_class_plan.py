@@ -12,7 +12,7 @@ from datetime import timedelta
 import nbformat
 import pytest
 
-from autograde import answer_bank, deadlines, roster, sample_class
+from autograde import answer_bank, bundled, deadlines, roster, sample_class
 from autograde.release import assignments
 
 STUDENTS = sample_class.students()
@@ -152,7 +152,7 @@ def test_written_answers_vary_and_every_text_answers_a_real_written_cell():
     texts = sample_class.written_texts()
     written_cells = {}
     for assignment in ASSIGNMENTS:
-        nb = nbformat.read(sample_class.REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+        nb = nbformat.read(bundled.SOLUTIONS / assignment / f"{assignment}.ipynb", as_version=4)
         written_cells.update({c.metadata["nbgrader"]["grade_id"]: assignment for c in nb.cells
                               if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")})
     assert set(texts) == set(written_cells)
