@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(abspath $(VENV))/bin
+# Every extra: the whole test suite needs the browser, PostgreSQL and Dask ones too.
+EXTRAS := test,browser,postgres,cluster
 # nbgrader shells out to alembic: the environment's bin/ must come first on PATH.
 export PATH := $(BIN):$(PATH)
 
@@ -9,14 +11,14 @@ export PATH := $(BIN):$(PATH)
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed" if sys.version_info < (3, 11) else 0)'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $@
 
-demo: setup sandbox  ## regenerate course/, grade the sample class with nbgrader, print the scores
+demo: setup sandbox release  ## regenerate course/, grade the sample class in build/sample-class, print the scores
 	$(BIN)/python -m autograde demo
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download is not used).

@@ -1,4 +1,9 @@
-"""Command line for instructors: `python -m autograde release | demo | grade | export`."""
+"""Command line for instructors: `python -m autograde release | demo | grade | export`.
+
+`release`, `grade` and `export` work on a course folder: the current one, or --course. `demo`
+builds the sample class from the course this package bundles (`autograde.bundled`) in
+build/sample-class under the current folder, so it also runs from an installed wheel in an empty
+folder."""
 from __future__ import annotations
 
 import argparse
@@ -6,13 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-from autograde import pipeline
+from autograde import bundled, pipeline
 from autograde.course import release
 from autograde.outputs import export, report
 from autograde.samples import sample_class
-from autograde.course.release import REPO
 
-SAMPLE_COURSE = REPO / "build" / "sample-class"
+SAMPLE_COURSE = Path("build") / "sample-class"  # under the current folder
 
 
 EXIT_CODES = """exit codes: 0 every submission was graded; 1 some could not be graded for a reason that is not
@@ -70,8 +74,17 @@ def _print(outcome) -> None:
     print(summary(outcome))
 
 
+def _course(folder: str) -> Path:
+    """The course folder an instructor releases from: nbgrader_config.py and solutions/ in it."""
+    course = Path(folder).resolve()
+    if not ((course / "nbgrader_config.py").is_file() and (course / "solutions").is_dir()):
+        raise pipeline.GradingError(f"{course} is not a course folder (it needs nbgrader_config.py and "
+                                       "solutions/); pass --course", 2)
+    return course
+
+
 def _release(args) -> int:
-    ids = release.generate(REPO, args.assignments or None)
+    ids = release.generate(_course(args.course), args.assignments or None)
     print(f"generated course/ from solutions/ with nbgrader: {', '.join(ids)}")
     return 0
 
@@ -84,17 +97,19 @@ def _grade(args) -> int:
 
 def _demo(args) -> int:
     started = time.perf_counter()
-    ids = release.generate(REPO)
-    print(f"1. generated course/ from solutions/ with nbgrader: {', '.join(ids)}")
-    course = sample_class.prepare_course(SAMPLE_COURSE)
-    count = sample_class.place_submissions(course)
-    print(f"2. placed {count} submissions of {len(sample_class.students())} sample students in "
+    if not bundled.SOLUTIONS.is_dir():
+        raise pipeline.GradingError("this installation carries no course to build the sample class from "
+                                       "(it was built for students: BACKPROP_STUDENT_IMAGE)", 2)
+    course = sample_class.prepare_course(SAMPLE_COURSE.resolve())
+    ids = release.generate(course)
+    print(f"1. made the course folder {course} from the bundled solutions/ ({bundled.ROOT}) and generated "
+          f"its course/ with nbgrader: {', '.join(ids)}")
+    count = sample_class.place_submissions(course, root=course, students=args.student)
+    print(f"2. placed {count} submissions of {len(args.student or sample_class.students())} sample students in "
           f"{course / 'submitted'}, dated around the due dates of {course / 'deadlines.toml'} "
           "(some late; a few files are broken on purpose; written answers wait for hand grading)")
     print("3. grading the class: nbgrader's gradebook, a fresh kernel per notebook, all cores …", flush=True)
-    settings = _settings(args)
-    settings.release = True
-    outcome = pipeline.run(course, settings)
+    outcome = pipeline.run(course, _settings(args))
     print()
     _demo_outputs(course, outcome)
     print(f"\ndone in {time.perf_counter() - started:.0f} s. The sample class is a complete nbgrader course: "
@@ -149,14 +164,18 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("release", help="regenerate course/ from solutions/ (nbgrader generate_assignment)")
     p.add_argument("assignments", nargs="*")
+    p.add_argument("--course", default=".", help="nbgrader course folder (default: the current folder)")
     p.set_defaults(run=_release)
-    p = sub.add_parser("demo", help="release, then grade the bundled sample class end to end")
+    p = sub.add_parser("demo", help=f"grade the bundled sample class end to end in ./{SAMPLE_COURSE.as_posix()}")
+    p.add_argument("assignments", nargs="*", help="grade only these assignments (default: all)")
+    p.add_argument("--student", action="append", metavar="ID",
+                   help="hand in and grade only this student's notebooks; repeat for several")
     _grading_options(p)
-    p.set_defaults(run=_demo, assignments=None)
+    p.set_defaults(run=_demo)
     p = sub.add_parser("grade", help="grade every submission of a course (or of some assignments)",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("assignments", nargs="*")
-    p.add_argument("--course", default=str(REPO), help="nbgrader course folder (default: this repository)")
+    p.add_argument("--course", default=".", help="nbgrader course folder (default: the current folder)")
     p.add_argument("--student", action="append", metavar="ID",
                    help="grade (again) and write feedback for this student only; repeat for several")
     _grading_options(p)
@@ -166,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--format", choices=export.FORMATS, default="csv", help="the LMS's import format (default: csv)")
     p.add_argument("--roster", metavar="FILE", help=f"the class roster CSV (default: {export.ROSTER} in the course)")
     p.add_argument("--out", metavar="FILE", help="where to write (default: exports/<format>-grades.csv in the course)")
-    p.add_argument("--course", default=str(REPO), help="nbgrader course folder (default: this repository)")
+    p.add_argument("--course", default=".", help="nbgrader course folder (default: the current folder)")
     p.add_argument("--db-url", metavar="URL", help="gradebook URL, e.g. postgresql://user@host/db")
     p.set_defaults(run=_export)
     args = parser.parse_args(argv)

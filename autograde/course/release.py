@@ -1,4 +1,8 @@
-"""Generate the student notebooks in course/ from solutions/ with nbgrader, and prove they match."""
+"""Generate the student notebooks in course/ from solutions/ with nbgrader, and prove they match.
+
+Every function takes the course folder it works in; the default is the bundled course
+(`autograde.bundled`), which in a checkout is the repository itself.
+"""
 from __future__ import annotations
 
 import json
@@ -6,9 +10,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from autograde import bundled
 from autograde.course.nbgrader_app import api
 
-REPO = Path(__file__).resolve().parents[2]
+#: The bundled course's folder: in a checkout, the top of the repository (the tests read docs/ and
+#: course/ there too); in an installed wheel, the copy inside the package.
+REPO = bundled.ROOT
 
 
 def assignments(root: Path = REPO) -> list[str]:

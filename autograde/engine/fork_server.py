@@ -7,6 +7,7 @@ Kernels talk to the grader over Unix sockets (ZeroMQ ``ipc``) in a private folde
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import select
@@ -41,15 +42,28 @@ def _kernel_limits() -> dict:
 # A fork server answers in milliseconds; one silent this long was stopped or hung.
 START_SECONDS, REPLY_SECONDS = 120, 30
 
-REPO = Path(__file__).resolve().parents[2]
+#: The course's packages that sandboxed kernels import: the student package and the trusted checker.
+COURSE_PACKAGES = ("backprop_course", "autograde")
+
+
+def sandbox_paths() -> tuple[list[Path], list[Path]]:
+    """What a sandboxed fork server sees: the Python installation and the course's packages where
+    they are installed (site-packages, or the checkout's folders for an editable install); and
+    what it must not see although it lies inside those: the bundled course's solutions and hidden
+    tests, which an installed wheel carries inside `autograde` (`autograde.bundled`)."""
+    from autograde import bundled
+    from autograde.engine import sandbox
+
+    packages = [Path(importlib.util.find_spec(name).origin).parent for name in COURSE_PACKAGES]
+    return sandbox.python_paths() + packages, [bundled.ROOT]
 
 
 class ForkServer:
     """One ``python -m autograde.engine.fork_server_process`` process; thread-safe requests.
 
     With ``uid``, the server runs in a sandbox (`autograde.engine.sandbox`) as that user: it sees the
-    Python installation, the course's student package and its own scratch folder, nothing else,
-    and has no network. Every kernel it forks lives in a folder of ``scratch_root``.
+    Python installation, the course's packages (`sandbox_paths`) and its own scratch folder,
+    nothing else, and has no network. Every kernel it forks lives in a folder of ``scratch_root``.
     ``checker`` is the unsandboxed server that forks the trusted checkers.
     """
 
@@ -72,13 +86,13 @@ class ForkServer:
 
             self.disk_limited = sandbox.limit_disk(self.scratch_root)
             self.scratch_root.chmod(0o711)  # root's: only what the grader hands to uid is writable
-            visible = sandbox.python_paths() + [REPO / "src" / "backprop_course", REPO / "autograde"]
+            visible, hidden = sandbox_paths()
             limits = sandbox.Limits(wall_seconds=0, cpu_seconds=None)
             self.tmp_bytes = limits.file_bytes
             self._argv, _ = sandbox.command(
                 self._argv, self.scratch_root, visible, limits,
                 {k: v for k, v in self._env.items() if k in ("PATH", "LANG", "MPLBACKEND")}
-                | {"MPLCONFIGDIR": "/tmp"}, uid=uid, server=True)
+                | {"MPLCONFIGDIR": "/tmp"}, uid=uid, server=True, hidden=hidden)
         self._lock = threading.Lock()
         self.restarts = 0
         self._start()

@@ -13,7 +13,8 @@ Isolation levels, strongest first; ``level()`` picks the strongest one that actu
 
 Inside ``bubblewrap`` and ``namespaces`` the filesystem holds /usr, /bin, /lib*, /sbin and /etc
 (read-only), a private /tmp, /dev and /proc, the Python installation, the ``visible`` paths
-(read-only) and the scratch folder (read-write). Everything else (the course folder, the
+(read-only) and the scratch folder (read-write); ``hidden`` folders inside visible ones (the course
+files an installed package carries) show up empty. Everything else (the course folder, the
 repository with solutions/, /root, /home, /work, other students' folders) is absent, not merely
 forbidden, so no list of paths to hide is needed. There is no network interface but a loopback
 that is down: a kernel must talk to the grader over Unix sockets in its scratch folder.
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -83,13 +85,16 @@ def _depth(path: str) -> int:
 
 
 def _config(argv: list[str], scratch: Path, visible: list[Path], limits: Limits, env: dict | None,
-            chosen: str, uid: int, server: bool = False) -> dict:
+            chosen: str, uid: int, server: bool = False, hidden: Sequence[Path] = ()) -> dict:
     drop = os.geteuid() == 0 and chosen != "none" and not server
     missing = [str(p) for p in visible if not os.path.exists(p)]
     if missing:
         raise SandboxError(f"cannot make visible what does not exist: {', '.join(missing)}")
     interpreter = os.path.realpath(sys.base_prefix)
     mounts = {str(Path(os.path.realpath(p))): False for p in [*visible, interpreter]}
+    # Only what lies inside a visible folder needs covering; everything else is absent already.
+    covered = sorted({str(Path(os.path.realpath(p))) for p in hidden if os.path.isdir(p)
+                      and any(Path(os.path.realpath(p)).is_relative_to(m) for m in mounts)}, key=_depth)
     mounts[str(scratch)] = True
     return {
         "level": chosen,
@@ -102,6 +107,7 @@ def _config(argv: list[str], scratch: Path, visible: list[Path], limits: Limits,
         "gid": uid if drop else None,
         "server": server,
         "mounts": sorted(mounts.items(), key=lambda item: _depth(item[0])),
+        "hidden": covered,
         "tmp_bytes": limits.file_bytes,
     }
 
@@ -145,16 +151,19 @@ def _bwrap_argv(config: dict) -> list[str]:
                 made.add(parent)
         argv += ["--bind" if writable else "--ro-bind", path, path]
         bound.append(Path(path))
+    for path in config["hidden"]:
+        argv += ["--perms", "0555", "--tmpfs", path, "--remount-ro", path]
     return argv + ["--chdir", "/", "--"]  # the bootstrap enters scratch once it is the student's user
 
 
 def command(argv: list[str], scratch: Path, visible: list[Path], limits: Limits = Limits(),
             env: dict | None = None, *, level_name: str | None = None, uid: int = NOBODY,
-            server: bool = False) -> tuple[list[str], None]:
+            server: bool = False, hidden: Sequence[Path] = ()) -> tuple[list[str], None]:
     """The argv for ``subprocess.Popen`` that runs ``argv`` sandboxed, in scratch, with env.
 
     ``visible`` paths (resolved) are exposed read-only, scratch read-write; where the level allows,
-    nothing else of this machine's files is visible. scratch is handed over to ``uid`` (pass a
+    nothing else of this machine's files is visible, and ``hidden`` folders inside visible ones
+    are covered by an empty, read-only one. scratch is handed over to ``uid`` (pass a
     distinct uid to each sandbox running at the same time: RLIMIT_NPROC counts all their tasks
     together). HOME is set to scratch and TMPDIR to /tmp; BLAS libraries get one thread unless env
     says otherwise. Start it with ``start_new_session=True`` and stop it with ``kill()``; a failure
@@ -170,7 +179,7 @@ def command(argv: list[str], scratch: Path, visible: list[Path], limits: Limits 
     if chosen not in LEVELS:
         raise ValueError(f"unknown sandbox level {chosen!r}; one of {', '.join(LEVELS)}")
     scratch = Path(os.path.realpath(scratch))
-    config = _config(argv, scratch, visible, limits, env, chosen, uid, server)
+    config = _config(argv, scratch, visible, limits, env, chosen, uid, server, hidden)
     if not server:
         _prepare_scratch(scratch, config)
     boot = [os.path.realpath(sys.executable), "-I", "-S", BOOTSTRAP, json.dumps(config)]
@@ -218,10 +227,11 @@ def kill(process: subprocess.Popen) -> None:
 
 def run(argv: list[str], scratch: Path, visible: list[Path], limits: Limits = Limits(),
         env: dict | None = None, *, level_name: str | None = None, uid: int = NOBODY,
-        input: str | None = None, server: bool = False) -> Finished:
+        input: str | None = None, server: bool = False, hidden: Sequence[Path] = ()) -> Finished:
     """Run argv in a sandbox to its end, or kill it after limits.wall_seconds."""
     chosen = level_name or level()
-    args, _ = command(argv, scratch, visible, limits, env, level_name=chosen, uid=uid, server=server)
+    args, _ = command(argv, scratch, visible, limits, env, level_name=chosen, uid=uid, server=server,
+                      hidden=hidden)
     start = time.monotonic()
     process = subprocess.Popen(args, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -44,10 +44,10 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
     _libc_call("mount", encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data))
 
 
-def _mount_points_under(target: str) -> list[str]:
-    """Mount points at or below target in this mount namespace (while the old root is at /oldroot)."""
+def _mount_points_under(target: str, table: str = "/oldroot/proc/self/mountinfo") -> list[str]:
+    """Mount points at or below target in this mount namespace (by default while the old root is at /oldroot)."""
     points = []
-    with open("/oldroot/proc/self/mountinfo") as mountinfo:
+    with open(table) as mountinfo:
         for line in mountinfo:
             point = line.split()[4]
             for escaped, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
@@ -109,6 +109,8 @@ def _build_root(config: dict) -> None:
     _mount("tmpfs", f"{new}/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={config['tmp_bytes']}")
     for path, writable in config["mounts"]:
         _bind(old + path, new + path, writable)
+    for path in config["hidden"]:
+        _mount("tmpfs", new + path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "mode=0555,size=4k")
 
     _libc_call("umount2", old.encode(), MNT_DETACH)
     os.chdir(new)
@@ -156,17 +158,22 @@ PR_SET_DUMPABLE = 4
 def private_scratch_mounts(tmp_bytes: int, keep: str) -> None:
     """In a fork server's child, still root: a mount namespace of its own whose /tmp and /dev/shm
     are new, empty tmpfs. Nothing a kernel writes there outlives it or reaches the next kernel.
-    ``keep`` (the server's scratch folder, often under /tmp) stays where it was."""
+    ``keep`` (the server's scratch folder, often under /tmp) stays where it was, and so does what
+    the sandbox mounted under them (a virtual environment in /tmp, with what it hides)."""
     _libc_call("unshare", CLONE_NEWNS)
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    kept = os.open(keep, os.O_PATH | os.O_DIRECTORY)  # opened in this namespace, to bind from
-    for folder in ("/tmp", "/dev/shm"):
-        if os.path.isdir(folder):
-            _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={tmp_bytes}")
-    if not os.path.isdir(keep):  # it was under one of them: bind it back (parents as root's 0755)
-        os.makedirs(keep, mode=0o755)
-        _mount(f"/proc/self/fd/{kept}", keep, None, MS_BIND | MS_REC)
-    os.close(kept)
+    folders = [folder for folder in ("/tmp", "/dev/shm") if os.path.isdir(folder)]
+    below = {keep, *(p for f in folders for p in _mount_points_under(f, "/proc/self/mountinfo") if p != f)}
+    outermost = [p for p in below if not any(p.startswith(q.rstrip("/") + "/") for q in below)]
+    # Opened in this namespace before the new tmpfs cover them, to bind from (with their submounts).
+    kept = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in outermost}
+    for folder in folders:
+        _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={tmp_bytes}")
+    for path, handle in sorted(kept.items()):
+        if not os.path.isdir(path):  # it was under one of them: bind it back (parents as root's 0755)
+            os.makedirs(path, mode=0o755)
+            _mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC)
+        os.close(handle)
 
 
 def drop_privileges(uid: int, processes: int | None = None) -> None:

@@ -9,9 +9,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograde.course.release import REPO
+from autograde import bundled
 
-BANK_DIR = REPO / "samples" / "answers"
+BANK_DIR = bundled.SAMPLES / "answers"
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,12 @@ import zlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from autograde import bundled
 from autograde.course import deadlines, roster
 from autograde.samples import answer_bank, submissions
-from autograde.course.release import REPO
 
-CLASS_FILE = REPO / "samples" / "class.toml"
-DEADLINES_FILE = REPO / "samples" / deadlines.FILE
+CLASS_FILE = bundled.SAMPLES / "class.toml"
+DEADLINES_FILE = bundled.SAMPLES / deadlines.FILE
 
 #: How a plan's ``damage`` breaks the handed-in file, the way students really break them.
 DAMAGES = {
@@ -73,10 +73,10 @@ def expected(class_file: Path = CLASS_FILE) -> dict[tuple[str, str], dict]:
     return plans
 
 
-def prepare_course(target: Path, root: Path = REPO) -> Path:
-    """A fresh nbgrader course folder at ``target``: the course's config, solutions/ and the sample
-    deadlines (no student data), with an exchange of its own in ``target``/exchange, so release, collect
-    and the formgrader work at once."""
+def prepare_course(target: Path, root: Path = bundled.ROOT) -> Path:
+    """A fresh nbgrader course folder at ``target``: the config and solutions/ of the course in
+    ``root`` (the bundled one by default) and the sample deadlines (no student data), with an
+    exchange of its own in ``target``/exchange, so release, collect and the formgrader work at once."""
     target = Path(target)
     if target.exists():
         shutil.rmtree(target)
@@ -164,12 +164,16 @@ def _stamp(folder: Path, when: datetime, write_timestamp: bool) -> None:
         os.utime(path, (when.timestamp(), when.timestamp()))
 
 
-def place_submissions(course: Path, class_file: Path = CLASS_FILE, root: Path = REPO) -> int:
-    """Write every sample student's notebooks into ``course``/submitted, dated and broken as the
-    plans say; return how many submission folders were written."""
+def place_submissions(course: Path, class_file: Path = CLASS_FILE, root: Path = bundled.ROOT,
+                      students: list[str] | None = None) -> int:
+    """Write every sample student's notebooks (or only those of ``students``) into ``course``/submitted,
+    dated and broken as the plans say, built from the solutions/ and released course/ in ``root``
+    (`submissions.build`); return how many submission folders were written."""
     due = deadlines.load_file(DEADLINES_FILE).due
     count = 0
     for (student, assignment), plan in expected(class_file).items():
+        if students and student not in students:
+            continue
         nb = submissions.build(assignment, plan["base"], answer_sources(assignment, plan, class_file), root)
         path = submissions.write(nb, course, student, assignment)
         if plan["damage"]:

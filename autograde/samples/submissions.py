@@ -11,7 +11,7 @@ from typing import Mapping
 
 import nbformat
 
-from autograde.course.release import REPO
+from autograde.bundled import ROOT
 
 _MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 
@@ -20,7 +20,7 @@ def _nbgrader(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
-def solution_sources(assignment: str, root: Path = REPO) -> dict[str, str]:
+def solution_sources(assignment: str, root: Path = ROOT) -> dict[str, str]:
     """grade_id → the model answer as a student would type it (solution markers removed)."""
     nb = nbformat.read(root / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
     answers = {}
@@ -33,9 +33,12 @@ def solution_sources(assignment: str, root: Path = REPO) -> dict[str, str]:
 
 
 def build(assignment: str, base: str = "solution", answers: Mapping[str, str] | None = None,
-          root: Path = REPO) -> nbformat.NotebookNode:
+          root: Path = ROOT) -> nbformat.NotebookNode:
     """The student notebook with every answer cell solved (base "solution") or left as released
-    (base "untouched"), then the cells named in ``answers`` (grade_id → source) replaced."""
+    (base "untouched"), then the cells named in ``answers`` (grade_id → source) replaced.
+
+    ``root`` is a course folder holding solutions/ and its release, course/ (by default the bundled
+    course, whose course/ exists in a checkout; a wheel ships solutions/ only)."""
     if base not in ("solution", "untouched"):
         raise ValueError(f"base must be 'solution' or 'untouched', not {base!r}")
     nb = nbformat.read(root / "course" / assignment / f"{assignment}.ipynb", as_version=4)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from autograde import cli
 from autograde.course.release import REPO, assignments, release_drift
 
 ASSIGNMENTS = assignments()
@@ -69,3 +70,10 @@ def test_the_course_contract_check_reports_no_problem():
     prefixes = [a[:2] for a in ASSIGNMENTS]
     run = subprocess.run([sys.executable, str(tool), str(REPO), *prefixes], capture_output=True, text=True)
     assert run.returncode == 0 and " 0 problems" in run.stdout, run.stdout + run.stderr
+
+
+def test_release_names_the_missing_course_folder(tmp_path, capsys):
+    """`release` works on the course folder it is given (default: the current folder), never on
+    the bundled course; a folder without nbgrader_config.py and solutions/ is refused."""
+    assert cli.main(["release", "--course", str(tmp_path)]) == 2
+    assert f"{tmp_path} is not a course folder" in capsys.readouterr().err

@@ -178,6 +178,48 @@ def test_scratch_inside_the_course_folder_shows_nothing_else(course, tmp_path, l
 
 
 @pytest.mark.parametrize("level", ISOLATED)
+def test_a_hidden_folder_inside_a_visible_one_shows_up_empty(tmp_path, level):
+    """An installed wheel carries the bundled solutions inside the visible `autograde` package."""
+    require(level)
+    package = tmp_path / "site-packages" / "autograde"
+    (package / "course_files" / "solutions").mkdir(parents=True)
+    (package / "course_files" / "solutions" / "secret.txt").write_text("the answer is 42")
+    (package / "checker.py").write_text("CHECKED = True\n")
+    for path in [tmp_path, *tmp_path.rglob("*")]:
+        path.chmod(0o777 if path.is_dir() else 0o666)  # only the sandbox may stop it, not permissions
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    code = "import os, sys; print(sorted(os.listdir(sys.argv[1])), os.listdir(sys.argv[1] + '/course_files'))"
+    finished = sandbox.run([sys.executable, "-c", code, str(package)], scratch, [*VISIBLE, package],
+                           Limits(wall_seconds=20), ENV, level_name=level, hidden=[package / "course_files"])
+    assert finished.stdout.split("\n")[0] == "['checker.py', 'course_files'] []", finished.stderr
+
+
+@pytest.mark.parametrize("level", ISOLATED)
+def test_a_fork_servers_children_keep_what_the_sandbox_mounted_under_tmp(tmp_path, level):
+    """A kernel gets a /tmp of its own, yet a virtual environment installed under /tmp stays, with
+    its hidden folder still empty, and so does the server's scratch folder."""
+    require(level)
+    venv = tmp_path / "venv"  # pytest's tmp_path lies under /tmp
+    (venv / "course_files").mkdir(parents=True)
+    (venv / "course_files" / "secret.txt").write_text("the answer is 42")
+    (venv / "module.py").write_text("")
+    for path in [tmp_path, *tmp_path.rglob("*")]:
+        path.chmod(0o777 if path.is_dir() else 0o666)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    code = ("import os, sys\nsys.path.insert(0, sys.argv[1])\nfrom autograde.engine import sandbox\n"
+            "open('/tmp/left-by-the-server', 'w').close()\n"
+            "sandbox.private_scratch_mounts(1 << 20, sys.argv[3])\n"
+            "print(sorted(os.listdir(sys.argv[2])), os.listdir(sys.argv[2] + '/course_files'),\n"
+            "      os.path.isdir(sys.argv[3]), os.path.exists('/tmp/left-by-the-server'))")
+    finished = sandbox.run([sys.executable, "-I", "-c", code, str(REPO), str(venv), str(scratch)], scratch,
+                           [*VISIBLE, REPO / "autograde", venv], Limits(wall_seconds=20), ENV, level_name=level,
+                           server=True, hidden=[venv / "course_files"])
+    assert finished.stdout.strip() == "['course_files', 'module.py'] [] True False", finished.stderr
+
+
+@pytest.mark.parametrize("level", ISOLATED)
 def test_numpy_sympy_and_the_course_package_import(tmp_path, level):
     require(level)
     code = "import numpy, sympy, backprop_course; print(numpy.ones(3).sum(), sympy.diff(sympy.sin('x')))"
@@ -315,7 +357,7 @@ def test_two_graders_never_share_a_sandbox_user():
     """Each grading slot claims a user no other grader holds (another process here, as under
     pytest-xdist), and a closed claim frees it."""
     first, first_claim = sandbox.claim_uid()
-    other = subprocess.run([sys.executable, "-c", "from autograde import sandbox; print(sandbox.claim_uid()[0])"],
+    other = subprocess.run([sys.executable, "-c", "from autograde.engine import sandbox; print(sandbox.claim_uid()[0])"],
                            capture_output=True, text=True, check=True)
     assert int(other.stdout) != first and int(other.stdout) in sandbox.SANDBOX_UIDS
     second, second_claim = sandbox.claim_uid()

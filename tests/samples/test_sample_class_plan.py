@@ -12,6 +12,7 @@ from datetime import timedelta
 import nbformat
 import pytest
 
+from autograde import bundled
 from autograde.course import deadlines, roster
 from autograde.samples import answer_bank, sample_class
 from autograde.course.release import assignments
@@ -153,7 +154,7 @@ def test_written_answers_vary_and_every_text_answers_a_real_written_cell():
     texts = sample_class.written_texts()
     written_cells = {}
     for assignment in ASSIGNMENTS:
-        nb = nbformat.read(sample_class.REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+        nb = nbformat.read(bundled.SOLUTIONS / assignment / f"{assignment}.ipynb", as_version=4)
         written_cells.update({c.metadata["nbgrader"]["grade_id"]: assignment for c in nb.cells
                               if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")})
     assert set(texts) == set(written_cells)
