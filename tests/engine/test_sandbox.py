@@ -208,9 +208,9 @@ def test_a_fork_servers_children_keep_what_the_sandbox_mounted_under_tmp(tmp_pat
         path.chmod(0o777 if path.is_dir() else 0o666)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    code = ("import os, sys\nsys.path.insert(0, sys.argv[1])\nfrom autograde.engine import sandbox\n"
+    code = ("import os, sys\nsys.path.insert(0, sys.argv[1])\nfrom autograde.engine import sandbox_bootstrap\n"
             "open('/tmp/left-by-the-server', 'w').close()\n"
-            "sandbox.private_scratch_mounts(1 << 20, sys.argv[3])\n"
+            "sandbox_bootstrap.private_scratch_mounts(1 << 20, sys.argv[3])\n"
             "print(sorted(os.listdir(sys.argv[2])), os.listdir(sys.argv[2] + '/course_files'),\n"
             "      os.path.isdir(sys.argv[3]), os.path.exists('/tmp/left-by-the-server'))")
     finished = sandbox.run([sys.executable, "-I", "-c", code, str(REPO), str(venv), str(scratch)], scratch,
