@@ -97,3 +97,11 @@ def assignment_files(api, assignment: str, student: str) -> dict[str, bytes]:
 
 def read_notebook(text: str):
     return nbformat.reads(text, as_version=4)
+
+
+def hidden_tests_begin(api) -> str:
+    """How the course marks the start of hidden tests in a test cell (nbgrader's ClearHiddenTests
+    ``begin_test_delimeter``, "BEGIN HIDDEN TESTS" unless nbgrader_config.py says otherwise)."""
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    return ClearHiddenTests(parent=api).begin_test_delimeter

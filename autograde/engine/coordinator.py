@@ -114,6 +114,7 @@ class Coordinator:
         self.api, self.course, self.workers = api, Path(course), workers
         self.dask_address, self.progress, self.trusted, self.sandbox = dask_address, progress, trusted, sandbox
         self._specs: dict[str, dict] = {}
+        self.hidden_tests_begin = nbgrader_steps.hidden_tests_begin(api)
         self._shown: dict[tuple[str, str], dict] = {}
         self.outcome = Outcome()
         execute = api.config.get("Execute", {})
@@ -184,7 +185,7 @@ class Coordinator:
             graded = nbgrader_steps.read_notebook(text)
             if name in shown:
                 hidden = {g for g, cell in self._specs[done.assignment][name]["tests"].items()
-                          if "BEGIN HIDDEN TESTS" in cell["source"]}
+                          if self.hidden_tests_begin in cell["source"]}
                 for report in tampering.disagreements(shown[name], tampering.trusted_results(graded), hidden):
                     self.outcome.problems.append(Problem(*key, report))
             nbgrader_steps.finish(self.api, done.assignment, done.student, name, graded)
