@@ -259,14 +259,16 @@ def sandboxed_servers(count: int, checker: ForkServer, sandboxed: bool = True):
 
     isolated = sandboxed and sandbox.level() in sandbox.ISOLATED
     servers: list[ForkServer] = []
-    try:
-        with ThreadPoolExecutor(count) as starting:  # their imports overlap: start them together
+    # Their imports overlap: start them together. The starting threads live as long as the servers:
+    # bubblewrap (--die-with-parent) is killed when the thread that started it ends.
+    with ThreadPoolExecutor(count) as starting:
+        try:
             futures = [starting.submit(ForkServer, checker=checker, sandboxed=isolated) for _ in range(count)]
-        servers += [f.result() for f in futures if f.exception() is None]
-        failed = next((f.exception() for f in futures if f.exception() is not None), None)
-        if failed is not None:
-            raise failed
-        yield servers
-    finally:
-        for server in servers:
-            server.close()
+            servers += [f.result() for f in futures if f.exception() is None]
+            failed = next((f.exception() for f in futures if f.exception() is not None), None)
+            if failed is not None:
+                raise failed
+            yield servers
+        finally:
+            for server in servers:
+                server.close()
