@@ -134,11 +134,14 @@ async def _run_once(server, nb, cwd: Path, config: dict, seconds_left: float, sp
                 await asyncio.wait_for(client.async_start_new_kernel_client(), min(seconds_left, 120))
             except Exception as error:  # noqa: BLE001
                 raise InfrastructureError(f"the kernel did not start ({type(error).__name__}: {error})") from None
+            started = time.monotonic()
             try:
                 await asyncio.wait_for(client.async_execute(), seconds_left)
             except BaseException as error:
+                if type(error).__name__ == "DeadKernelError" and time.monotonic() - started >= seconds_left:
+                    error = asyncio.TimeoutError()  # nbclient reports its cancelled cell as a dead kernel
                 error.ran = client.ran  # which cells finished before it went wrong
-                raise
+                raise error
             if spec:
                 verdicts, why = await trusted_run.check(server, client.kc, cwd, spec,
                                                         CHECK_TIME_FACTOR * config.get("timeout", 30), seconds_left)
@@ -166,9 +169,13 @@ async def execute_notebook(server: ForkServer, nb, cwd: Path, config: dict,
     sources = {i: c.source for i, c in enumerate(nb.cells) if c.cell_type == "code"}
     skipped: dict[int, str] = {}
     deadline = time.monotonic() + total_seconds
+    overtime = f"the notebook ran longer than {total_seconds:g} s in total and was stopped"
     problem, verdicts, why, ran = "", None, "", set()
     checks_retried = False
     for _ in range(MAX_RESTARTS + 1):
+        if time.monotonic() >= deadline:  # no time left for another kernel
+            problem = overtime
+            break
         for index, source in sources.items():
             nb.cells[index].source = "" if index in skipped else source
             nb.cells[index].outputs = []
@@ -183,7 +190,7 @@ async def execute_notebook(server: ForkServer, nb, cwd: Path, config: dict,
             skipped[timed_out.index] = f"the cell ran longer than {config.get('timeout', 30)} s and was stopped"
         except asyncio.TimeoutError as error:
             ran = getattr(error, "ran", ran)
-            problem = f"the notebook ran longer than {total_seconds:g} s in total and was stopped"
+            problem = overtime
             break
         except InfrastructureError:
             raise
