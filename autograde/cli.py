@@ -58,8 +58,8 @@ def _settings(args) -> pipeline.Settings:
         assignments=args.assignments or None, students=getattr(args, "student", None) or None,
         lms=Path(args.lms) if args.lms else None,
         workers=args.workers, regrade=args.regrade, dask=args.dask, db_url=args.db_url,
-        progress=not args.no_progress, feedback=not args.no_feedback, trusted=not args.in_kernel,
-        sandbox=not args.no_sandbox)
+        progress=not args.no_progress, feedback=not args.no_feedback,
+        trusted=False if args.in_kernel else None, sandbox=False if args.no_sandbox else None)
 
 
 def _print(outcome) -> None:
@@ -130,7 +130,8 @@ def _demo_outputs(course: Path, outcome) -> None:
 
 
 def _grading_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=int, default=None, help="submissions graded at once (default: cores)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="submissions graded at once (default: c.Grader.workers, else one per core)")
     p.add_argument("--regrade", action="store_true", help="grade again what an earlier run already graded")
     p.add_argument("--lms", metavar="DIR", help="collect LMS zip downloads from DIR first (docs/lms-zips.md)")
     p.add_argument("--dask", metavar="ADDRESS", help="run the notebooks on this Dask scheduler")
