@@ -1,7 +1,13 @@
-"""Command line for instructors: `python -m autograde release | demo | grade | export`."""
+"""Command line for instructors: `python -m autograde release | demo | grade | export`.
+
+The score table and the summary are printed; what the grader does on the way (fork servers
+started, retries, repairs, kernel restarts, the sandbox level) goes to the log, logger `autograde`,
+on stderr from `--log-level` up (default WARNING, as nbgrader's).
+"""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from pathlib import Path
@@ -129,6 +135,25 @@ def _demo_outputs(course: Path, outcome) -> None:
         _print_export(export.export(course, fmt, roster_file))
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class _StderrLog(logging.StreamHandler):
+    """The command line's log: stderr, each record as nbgrader writes its own."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+        self.setFormatter(logging.Formatter("[%(name)s | %(levelname)s] %(message)s"))
+
+
+def _log_to_stderr(level: str) -> None:
+    """The grader's log records (logger `autograde` and its children) from ``level`` up, on stderr."""
+    logger = logging.getLogger("autograde")
+    logger.setLevel(level)
+    if not any(isinstance(h, _StderrLog) for h in logger.handlers):
+        logger.addHandler(_StderrLog())
+
+
 def _grading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="submissions graded at once (default: c.Grader.workers, else one per core)")
@@ -142,6 +167,8 @@ def _grading_options(p: argparse.ArgumentParser) -> None:
                    help="run the test cells in the student's kernel as plain nbgrader does (not tamper-proof)")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run student code without the sandbox (only resource limits; for measuring)")
+    p.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, default="WARNING",
+                   help="log what the grader does from this level up, on stderr (default: WARNING)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--db-url", metavar="URL", help="gradebook URL, e.g. postgresql://user@host/db")
     p.set_defaults(run=_export)
     args = parser.parse_args(argv)
+    _log_to_stderr(getattr(args, "log_level", "WARNING"))
     try:
         return args.run(args)
     except pipeline.GradingError as error:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 import time
@@ -26,6 +27,7 @@ from autograde.trusted import spec as trusted_spec
 from autograde.trusted import tampering
 
 JOURNAL = ".graded.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -174,6 +176,8 @@ class Coordinator:
             if not done.infrastructure or attempt == retries:
                 return done
             self.outcome.retried += 1
+            log.info("%s/%s: %s; grading it again (retry %d of %d)", task.student, task.assignment,
+                     done.infrastructure, attempt + 1, retries)
         return done
 
     def _store(self, done: Executed) -> None:

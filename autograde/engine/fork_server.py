@@ -8,6 +8,7 @@ Kernels talk to the grader over Unix sockets (ZeroMQ ``ipc``) in a private folde
 from __future__ import annotations
 
 import json
+import logging
 import os
 import select
 import shutil
@@ -15,12 +16,15 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
 from autograde.settings import Grader, KernelLimits
+
+log = logging.getLogger(__name__)
 
 # What every course notebook imports; a kernel forked after these imports starts in milliseconds.
 # SymPy imports its tensor and combinatorics modules on first use of ``a - b`` (0.2 s each time).
@@ -85,6 +89,7 @@ class ForkServer:
         self._start()
 
     def _start(self) -> None:
+        started = time.monotonic()
         self._process = subprocess.Popen(self._argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                          bufsize=1, env=self._env, start_new_session=True)
         ready = self._reply(START_SECONDS)
@@ -92,6 +97,8 @@ class ForkServer:
             self._stop()
             raise RuntimeError("the kernel fork server did not start")
         self.preloaded = ready["ready"]
+        log.info("fork server %d started in %.1f s (%s)", self._process.pid, time.monotonic() - started,
+                 "unsandboxed" if self.uid is None else f"sandboxed, kernels as user {self.uid}")
 
     def spawn(self, connection_file: str, cwd: str, env: dict[str, str], private: Path) -> int:
         """A new kernel in ``cwd``. Sandboxed, it gets a new, empty /tmp and HOME of its own and runs
@@ -132,6 +139,7 @@ class ForkServer:
         with self._lock:
             reply = self._ask(message)
             if reply is None:
+                log.info("fork server %d died or stopped answering; starting a new one", self._process.pid)
                 self._stop()
                 self.restarts += 1
                 self._start()
@@ -257,6 +265,9 @@ def sandboxed_servers(count: int, checker: ForkServer, sandboxed: bool = True, l
     from autograde.engine import sandbox
 
     isolated = sandboxed and sandbox.level() in sandbox.ISOLATED
+    if not isolated:
+        log.info("kernels run unsandboxed, with their limits only (%s)",
+                 "the sandbox is turned off" if not sandboxed else f"sandbox level {sandbox.level()!r} isolates nothing")
     servers: list[ForkServer] = []
     # Their imports overlap: start them together. The starting threads live as long as the servers:
     # bubblewrap (--die-with-parent) is killed when the thread that started it ends.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import json
+import logging
 import tempfile
 import threading
 import time
@@ -27,6 +28,8 @@ from autograde import internals
 from autograde.settings import Grader, KernelLimits, NotebookLimits
 from autograde.trusted import run as trusted_run
 from autograde.engine.fork_server import ForkServer, fresh_kernel
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -150,10 +153,14 @@ async def _run_once(server, nb, cwd: Path, config: dict, limits: NotebookLimits,
                 client.kc.stop_channels()
 
 
+def _restarting(who: str, index: int, skipped: dict[int, str]) -> None:
+    log.info("%s: cell %d: %s; the notebook runs again in a fresh kernel without it", who, index + 1, skipped[index])
+
+
 async def execute_notebook(server: ForkServer, nb, cwd: Path, config: dict, limits: NotebookLimits | None = None,
-                           spec: dict | None = None) -> tuple[object, float, str]:
+                           spec: dict | None = None, *, who: str = "a notebook") -> tuple[object, float, str]:
     """Execute ``nb`` in a new kernel forked from ``server``, within ``limits`` (default: the
-    settings' defaults).
+    settings' defaults); ``who`` names the notebook in the log.
 
     With a trusted ``spec``, the kernel runs the student's cells only and the test cells are
     checked outside it (`autograde.trusted`). A cell that kills its kernel or outlives the cell
@@ -179,11 +186,13 @@ async def execute_notebook(server: ForkServer, nb, cwd: Path, config: dict, limi
             ran, verdicts, why = await _run_once(server, nb, cwd, config, limits, deadline - time.monotonic(), spec)
             if verdicts is None and why.startswith(trusted_run.UNANSWERED) and not checks_retried:
                 checks_retried = True  # once more in a fresh kernel: twice in a row is the student's doing
+                log.info("%s: %s; checking again in a fresh kernel", who, why)
                 continue
             break
         except _CellTimedOut as timed_out:
             ran = timed_out.ran
             skipped[timed_out.index] = f"the cell ran longer than {config.get('timeout', 30)} s and was stopped"
+            _restarting(who, timed_out.index, skipped)
         except asyncio.TimeoutError as error:
             ran = getattr(error, "ran", ran)
             problem = overtime
@@ -201,8 +210,10 @@ async def execute_notebook(server: ForkServer, nb, cwd: Path, config: dict, limi
                 problem = "the kernel died"
                 break
             skipped[culprit] = "the kernel died while running this cell (the student's code ended the process)"
+            _restarting(who, culprit, skipped)
     else:
         problem = f"gave up after {limits.kernel_restarts} kernels died or hung"
+        log.info("%s: %s", who, problem)
     for index, source in sources.items():
         nb.cells[index].source = source
     for index, reason in skipped.items():
@@ -232,7 +243,7 @@ async def run_task(server: ForkServer, task: Task) -> Executed:
             for name, text in task.notebooks.items():
                 nb, seconds, problem = await execute_notebook(
                     server, nbformat.reads(text, as_version=4), Path(scratch), task.execute_config,
-                    task.limits, (task.trusted or {}).get(name))
+                    task.limits, (task.trusted or {}).get(name), who=f"{task.student}/{task.assignment}/{name}")
                 executed[name] = nbformat.writes(nb)
                 code += seconds
                 if problem:

@@ -27,6 +27,7 @@ imports only light standard modules: it runs for every sandbox.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -41,6 +42,8 @@ from pathlib import Path
 from autograde.engine import sandbox_bootstrap
 from autograde.engine.sandbox_bootstrap import NOBODY, SYSTEM_PATHS, _tasks_of
 from autograde.settings import Grader
+
+log = logging.getLogger(__name__)
 
 LEVELS = ("bubblewrap", "namespaces", "unprivileged-user", "none")
 ISOLATED = ("bubblewrap", "namespaces")  # course files invisible, no network
@@ -258,8 +261,10 @@ def works(name: str) -> bool:
 
 @cache
 def level() -> str:
-    """The strongest isolation level that works on this machine."""
-    return next(name for name in LEVELS if works(name))
+    """The strongest isolation level that works on this machine (tried once, and logged)."""
+    chosen = next(name for name in LEVELS if works(name))
+    log.info("sandbox level %r: the strongest isolation that works on this machine", chosen)
+    return chosen
 
 
 def describe(name: str | None = None, disk_bytes: int | None = None) -> str:

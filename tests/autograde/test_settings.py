@@ -1,14 +1,17 @@
 """The grader's settings (`autograde.settings.Grader`): today's defaults, documented in one table that
 cannot drift; set in a course's nbgrader_config.py, they reach the kernels, the checks and the
-retries; command-line flags win over the file."""
+retries; command-line flags win over the file; `--log-level INFO` shows what the grader does."""
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 import re
+import subprocess
+import sys
 
 import pytest
-from support.tiny_course import ASSIGNMENT, SOLUTION, make_course, submit
+from support.tiny_course import ASSIGNMENT, SOLUTION, copy_course, make_course, submit
 from traitlets.config import Config
 
 from autograde import pipeline
@@ -122,3 +125,40 @@ def test_the_notebook_time_limit_and_the_kernel_restarts_are_the_courses(configu
     assert "gave up after 0 kernels died or hung" in _said(outcome, "dies")
     assert {r.student: r.auto_score for r in outcome.results}["honest"] == 3
 
+
+def test_log_level_info_shows_the_sandbox_level_and_the_fork_servers(tmp_path, configured_run):
+    """`--workers 1` wins over the course's `c.Grader.workers = 2`: one kernel fork server and the
+    checkers' one start; at the default level the log stays silent."""
+    course = copy_course(configured_run[0], tmp_path / "course")
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write("c.Grader.workers = 2\n")
+    command = [sys.executable, "-m", "autograde", "grade", "--course", str(course), "--no-progress", "--no-feedback"]
+    quiet = subprocess.run([*command, "--student", "honest"], capture_output=True, text=True, timeout=600)
+    assert quiet.returncode == 0 and "[autograde" not in quiet.stderr, quiet.stderr[-2000:]
+    loud = subprocess.run([*command, "--student", "dies", "--workers", "1", "--log-level", "INFO"],
+                          capture_output=True, text=True, timeout=600)
+    assert f"[autograde.engine.sandbox | INFO] sandbox level {sandbox.level()!r}" in loud.stderr, loud.stderr[-2000:]
+    assert len(re.findall(r"\[autograde\.engine\.fork_server \| INFO\] fork server \d+ started", loud.stderr)) == 2
+    assert "[autograde.engine.notebook_run | INFO] dies/tiny/tiny: gave up after 0 kernels" in loud.stderr
+    assert "1 submissions graded" in loud.stdout  # the summary is printed as before
+
+
+def test_the_log_says_when_a_submission_is_graded_again(caplog, tmp_path, configured_run):
+    """An infrastructure failure, retried as the course says (`retries = 1`), is logged."""
+    from autograde.engine.notebook_run import Executed
+
+    course = copy_course(configured_run[0], tmp_path / "course")
+    failures = []
+
+    async def flaky(server, task):
+        failures.append(task.student)
+        return Executed(task.student, task.assignment, {}, 0.0, 0.0, infrastructure="the kernel did not start")
+
+    caplog.set_level(logging.INFO, logger="autograde")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(coordinator, "run_task", flaky)
+        outcome = pipeline.run(course, pipeline.Settings(progress=False, feedback=False, report=False, workers=1,
+                                                         regrade=True))
+    assert sorted(failures) == sorted(2 * ["chatty", "dies", "honest", "limits", "slow"]) and outcome.retried == 5
+    assert "honest/tiny: the kernel did not start; grading it again (retry 1 of 1)" in caplog.text
+    assert "tried 2 times" in outcome.failed[("honest", ASSIGNMENT)]
