@@ -27,7 +27,7 @@ c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
 
 # `nbgrader autograde` and the formgrader's Autograde button grade the way `python -m autograde grade`
 # does: nbgrader's own preprocessors, with its Execute replaced by the trusted, sandboxed engine
-# (autograde/course/nbgrader_execute.py; c.TrustedExecute.trusted / .sandbox turn either off).
+# (autograde/course/nbgrader_execute.py; c.Grader.trusted / .sandbox turn either off, docs/grading.md).
 c.Autograde.autograde_preprocessors = [
     "autograde.course.nbgrader_execute.TrustedExecute",
     "nbgrader.preprocessors.IgnorePattern",

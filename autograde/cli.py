@@ -3,10 +3,13 @@
 `release`, `grade` and `export` work on a course folder: the current one, or --course. `demo`
 builds the sample class from the course this package bundles (`autograde.bundled`) in
 build/sample-class under the current folder, so it also runs from an installed wheel in an empty
-folder."""
+folder. The score table and the summary are printed; what the grader does on the way (fork servers
+started, retries, repairs, kernel restarts, the sandbox level) goes to the log, logger `autograde`,
+on stderr from `--log-level` up (default WARNING, as nbgrader's)."""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from pathlib import Path
@@ -62,8 +65,8 @@ def _settings(args) -> pipeline.Settings:
         assignments=args.assignments or None, students=getattr(args, "student", None) or None,
         lms=Path(args.lms) if args.lms else None,
         workers=args.workers, regrade=args.regrade, dask=args.dask, db_url=args.db_url,
-        progress=not args.no_progress, feedback=not args.no_feedback, trusted=not args.in_kernel,
-        sandbox=not args.no_sandbox)
+        progress=not args.no_progress, feedback=not args.no_feedback,
+        trusted=False if args.in_kernel else None, sandbox=False if args.no_sandbox else None)
 
 
 def _print(outcome) -> None:
@@ -144,8 +147,28 @@ def _demo_outputs(course: Path, outcome) -> None:
         _print_export(export.export(course, fmt, roster_file))
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class _StderrLog(logging.StreamHandler):
+    """The command line's log: stderr, each record as nbgrader writes its own."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+        self.setFormatter(logging.Formatter("[%(name)s | %(levelname)s] %(message)s"))
+
+
+def _log_to_stderr(level: str) -> None:
+    """The grader's log records (logger `autograde` and its children) from ``level`` up, on stderr."""
+    logger = logging.getLogger("autograde")
+    logger.setLevel(level)
+    if not any(isinstance(h, _StderrLog) for h in logger.handlers):
+        logger.addHandler(_StderrLog())
+
+
 def _grading_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=int, default=None, help="submissions graded at once (default: cores)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="submissions graded at once (default: c.Grader.workers, else one per core)")
     p.add_argument("--regrade", action="store_true", help="grade again what an earlier run already graded")
     p.add_argument("--lms", metavar="DIR", help="collect LMS zip downloads from DIR first (docs/lms-zips.md)")
     p.add_argument("--dask", metavar="ADDRESS", help="run the notebooks on this Dask scheduler")
@@ -156,6 +179,8 @@ def _grading_options(p: argparse.ArgumentParser) -> None:
                    help="run the test cells in the student's kernel as plain nbgrader does (not tamper-proof)")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run student code without the sandbox (only resource limits; for measuring)")
+    p.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, default="WARNING",
+                   help="log what the grader does from this level up, on stderr (default: WARNING)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--db-url", metavar="URL", help="gradebook URL, e.g. postgresql://user@host/db")
     p.set_defaults(run=_export)
     args = parser.parse_args(argv)
+    _log_to_stderr(getattr(args, "log_level", "WARNING"))
     try:
         return args.run(args)
     except pipeline.GradingError as error:

@@ -7,7 +7,9 @@ Outputs, all in the course folder: the nbgrader gradebook (so the formgrader and
 `reports/class-report.html` with its PNGs. Whatever was asked for, the report, the totals and
 grades.csv cover the whole gradebook: every assignment of the course and every submission graded
 so far. Late penalties follow ``deadlines.toml`` (autograde/course/deadlines.py) and are brought up to date
-after each run, so points given by hand in the formgrader are penalised like the rest.
+after each run, so points given by hand in the formgrader are penalised like the rest. The grader's
+settings come from the course's nbgrader_config.py (``c.Grader``, `autograde.settings`); `Settings`
+values that are not None override them, as command-line flags do.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from autograde.engine import coordinator
 from autograde.intake import staging
 from autograde.course.nbgrader_app import api as nbgrader_api
 from autograde.outputs.results import Course, read_course
+from autograde.settings import Grader, configured
 
 
 @dataclass
@@ -27,13 +30,13 @@ class Settings:
     assignments: list[str] | None = None  # None: every assignment of the course
     students: list[str] | None = None  # None: every student; else only these, graded again
     lms: Path | None = None  # a folder of LMS zip downloads (one assignment, or a subfolder each)
-    workers: int | None = None  # submissions in flight (default: the number of cores)
+    workers: int | None = None  # submissions in flight (None: c.Grader.workers, else the number of cores)
     regrade: bool = False  # grade again what an earlier run already graded
     dask: str | None = None  # address of an existing Dask scheduler to run the notebooks on
     db_url: str | None = None  # a gradebook other than the course's gradebook.db (e.g. PostgreSQL)
     release: bool = False  # run nbgrader generate_assignment for every assignment first
-    trusted: bool = True  # test cells checked outside the student's kernel (False: in it, like nbgrader)
-    sandbox: bool = True  # student code in a sandbox where this machine allows one
+    trusted: bool | None = None  # test cells checked outside the student's kernel (None: c.Grader.trusted)
+    sandbox: bool | None = None  # student code in a sandbox where this machine allows one (None: c.Grader.sandbox)
     progress: bool = True
     feedback: bool = True
     report: bool = True
@@ -114,17 +117,19 @@ def _safe_url(url: str) -> str:
         return url
 
 
-def _isolation(settings: Settings) -> str:
+def _isolation(grading: Grader, dask: str | None) -> str:
     """What protects the grade and the course files from student code, in one honest sentence."""
     from autograde.engine import sandbox
 
-    checks = ("test cells were checked outside the students' kernels (trusted grading)" if settings.trusted
-              else "WARNING: test cells ran inside the students' kernels (--in-kernel): not tamper-proof")
-    if settings.dask:
+    checks = ("test cells were checked outside the students' kernels (trusted grading)" if grading.trusted
+              else "WARNING: test cells ran inside the students' kernels (--in-kernel, or c.Grader.trusted = False): "
+              "not tamper-proof")
+    if not grading.sandbox:
+        return (f"{checks}; WARNING: no sandbox (--no-sandbox, or c.Grader.sandbox = False): "
+                "student code could read every file this user can")
+    if dask:
         return f"{checks}; on the Dask workers, student code is sandboxed as each worker's machine allows"
-    if not settings.sandbox:
-        return f"{checks}; WARNING: no sandbox (--no-sandbox): student code could read every file this user can"
-    return f"{checks}; {sandbox.describe()}"
+    return f"{checks}; {sandbox.describe(disk_bytes=grading.disk_bytes)}"
 
 
 def export_csv(grader, path: Path) -> Path:
@@ -215,6 +220,7 @@ def run(course: Path, settings: Settings) -> Outcome:
     dates = _load_deadlines(course)
     overrides = {"CourseDirectory.db_url": settings.db_url} if settings.db_url else {}
     grader = nbgrader_api(course, **overrides)
+    grading = configured(grader.config, workers=settings.workers, trusted=settings.trusted, sandbox=settings.sandbox)
     check_reachable(grader, settings)
     course_ids = release.assignments(course)
     ids = _requested(settings.assignments, course_ids)
@@ -227,11 +233,11 @@ def run(course: Path, settings: Settings) -> Outcome:
     pairs, found = staging.scan_submitted(course, course_ids, grader.coursedir.release_directory)
     pairs, problems = _chosen(pairs, problems + found, ids, course_ids, settings.students)
     graded = coordinator.grade(grader, course, pairs, replace(settings, regrade=settings.regrade or bool(settings.students)),
-                         _unreadable(course, ids, pairs, problems))
+                               grading, _unreadable(course, ids, pairs, problems))
     outcome = Outcome(**{f.name: getattr(graded, f.name) for f in fields(graded)})
     notes = [staging.Problem(*note) for note in deadlines.timestamp_notes(course, dates, pairs)]
     outcome.problems = problems + outcome.problems + notes
-    outcome.isolation = _isolation(settings)
+    outcome.isolation = _isolation(grading, settings.dask)
     deadlines.reapply(grader)
     outcome.csv = export_csv(grader, course / "grades.csv")
     outcome.course = read_course(course, grader.coursedir.db_url)

@@ -6,7 +6,8 @@ the same engine (`execute.run_task`): each notebook in a fresh kernel forked ins
 the test cells checked by the trusted checker outside it, and every other preprocessor of
 nbgrader's (scoring, late penalties) unchanged. A failure that is not the student's doing (the
 kernel did not start, the checker gave no result) raises, so nbgrader records no grade for that
-submission instead of a zero.
+submission instead of a zero. The grader's settings are the course's ``c.Grader`` (`autograde.settings`),
+as for `python -m autograde grade`.
 """
 from __future__ import annotations
 
@@ -17,27 +18,28 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import Execute
-from traitlets import Bool
 
-from autograde.engine.notebook_run import TOTAL_SECONDS, InfrastructureError, Task, run_task
+from autograde.engine.notebook_run import InfrastructureError, Task, run_task
+from autograde.settings import Grader, KernelLimits
 from autograde.trusted import spec as trusted_spec
 
-_SERVERS: dict[bool, object] = {}  # sandboxed → this process's kernel fork server
+_SERVERS: dict[tuple[bool, KernelLimits], object] = {}  # (sandboxed, limits) → this process's kernel fork server
 _LOCK = threading.Lock()
 
 
-def _server(sandboxed: bool):
-    """One kernel fork server (and its checker server) per process, started on first use."""
+def _server(sandboxed: bool, limits: KernelLimits):
+    """One kernel fork server (and its checker server) per process and settings, started on first use."""
     from autograde.engine import sandbox
     from autograde.engine.fork_server import ForkServer
 
     with _LOCK:
-        if sandboxed not in _SERVERS:
-            server = ForkServer(checker=ForkServer(), sandboxed=sandboxed and sandbox.level() in sandbox.ISOLATED)
+        if (sandboxed, limits) not in _SERVERS:
+            server = ForkServer(checker=ForkServer(), sandboxed=sandboxed and sandbox.level() in sandbox.ISOLATED,
+                                limits=limits)
             atexit.register(server.checker.close)
             atexit.register(server.close)
-            _SERVERS[sandboxed] = server
-        return _SERVERS[sandboxed]
+            _SERVERS[(sandboxed, limits)] = server
+        return _SERVERS[(sandboxed, limits)]
 
 
 def _run(coroutine):
@@ -54,20 +56,18 @@ def _run(coroutine):
 
 
 class TrustedExecute(Execute):
-    """Execute a submitted notebook as `python -m autograde grade` does (docs/grading.md)."""
-
-    trusted = Bool(True, help="Check the test cells in a trusted process outside the student's kernel "
-                              "(False: run them in the kernel, as plain nbgrader does).").tag(config=True)
-    sandbox = Bool(True, help="Run student code in the sandbox where this machine allows one (bubblewrap, "
-                              "or namespaces as root).").tag(config=True)
+    """Execute a submitted notebook as `python -m autograde grade` does (docs/grading.md), with the
+    course's ``c.Grader`` settings."""
 
     def preprocess(self, nb, resources):
         about = resources["nbgrader"]
         coursedir = _coursedir(self)
+        grading = Grader(config=self.config)
         task = Task(about["student"], about["assignment"], {about["notebook"]: nbformat.writes(nb)},
-                    self._files(coursedir, about["student"], about["assignment"]), self._execute_config(), TOTAL_SECONDS,
-                    {about["notebook"]: self._spec(about["assignment"], about["notebook"])} if self.trusted else None)
-        done = _run(run_task(_server(self.sandbox), task))
+                    self._files(coursedir, about["student"], about["assignment"]), self._execute_config(),
+                    {about["notebook"]: self._spec(about["assignment"], about["notebook"])} if grading.trusted else None,
+                    limits=grading.notebook_limits(), kernel_limits=grading.kernel_limits(), sandbox=grading.sandbox)
+        done = _run(run_task(_server(task.sandbox, task.kernel_limits), task))
         if done.infrastructure:
             raise InfrastructureError(f"{about['student']}/{about['assignment']}: {done.infrastructure}")
         if done.error:

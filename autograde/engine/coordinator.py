@@ -4,12 +4,14 @@ The coordinator is the only process that writes the gradebook. For each submissi
 nbgrader's sanitize pass, hands the sanitized notebooks to a worker (a fresh kernel per notebook,
 forked from a warm fork server here, or a task on a Dask cluster), then runs nbgrader's scoring
 pass on what comes back. A journal file written after the scores are committed makes a killed
-run resumable: a submission is graded again only if its journal is missing or stale.
+run resumable: a submission is graded again only if its journal is missing or stale. The course's
+settings (`autograde.settings.Grader`) go to the workers inside each task, as plain data.
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 import time
@@ -20,10 +22,12 @@ from autograde.course import nbgrader_steps
 from autograde.engine.notebook_run import Executed, Task, run_task, run_task_here
 from autograde.intake.staging import Problem
 from autograde.outputs.results import SubmissionResult, read
+from autograde.settings import Grader
 from autograde.trusted import spec as trusted_spec
 from autograde.trusted import tampering
 
 JOURNAL = ".graded.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -99,20 +103,15 @@ def record_zero(api, student: str, assignment: str) -> None:
         gb.db.commit()
 
 
-#: A failure that is not the student's doing (a kernel that did not start, a checker without a
-#: result, a lost Dask worker) is tried this many more times before it is reported.
-RETRIES = 2
-
-
 class Coordinator:
-    """Runs the per-submission pipeline with ``workers`` submissions in flight, and owns every
-    outcome: a grade stored, a submission the student made unreadable (0), or a grading failure
-    that is not the student's doing (retried, then reported; nothing stored)."""
+    """Runs the per-submission pipeline with ``grading.workers`` submissions in flight (default: one
+    per core), and owns every outcome: a grade stored, a submission the student made unreadable (0),
+    or a grading failure that is not the student's doing (retried, then reported; nothing stored)."""
 
-    def __init__(self, api, course: Path, workers: int, dask_address: str | None = None,
-                 progress: bool = True, trusted: bool = True, sandbox: bool = True):
-        self.api, self.course, self.workers = api, Path(course), workers
-        self.dask_address, self.progress, self.trusted, self.sandbox = dask_address, progress, trusted, sandbox
+    def __init__(self, api, course: Path, grading: Grader, dask_address: str | None = None, progress: bool = True):
+        self.api, self.course, self.grading = api, Path(course), grading
+        self.workers = grading.workers or os.cpu_count() or 2
+        self.dask_address, self.progress = dask_address, progress
         self._specs: dict[str, dict] = {}
         self.hidden_tests_begin = nbgrader_steps.hidden_tests_begin(api)
         self._shown: dict[tuple[str, str], dict] = {}
@@ -150,14 +149,15 @@ class Coordinator:
         if not notebooks:
             self.unreadable(student, assignment, "no notebook of this assignment was submitted: scored 0")
             return None
-        specs = self._spec(assignment, list(notebooks)) if self.trusted else None
+        specs = self._spec(assignment, list(notebooks)) if self.grading.trusted else None
         if specs is not None:  # what the student's saved outputs claim, to compare with the verdicts
             self._shown[(student, assignment)] = {
                 name: tampering.saved_results(text)
                 for name, text in nbgrader_steps.submitted_notebooks(self.api, assignment, student).items()}
         return Task(student, assignment, notebooks,
                     nbgrader_steps.assignment_files(self.api, assignment, student), self.execute_config,
-                    trusted=specs)
+                    trusted=specs, limits=self.grading.notebook_limits(),
+                    kernel_limits=self.grading.kernel_limits(), sandbox=self.grading.sandbox)
 
     def _spec(self, assignment: str, names: list[str]) -> dict[str, dict]:
         """Trusted specs of the assignment's notebooks, from the course's source notebooks."""
@@ -167,15 +167,18 @@ class Coordinator:
         return {name: self._specs[assignment][name] for name in names if name in self._specs[assignment]}
 
     async def _execute(self, execute, task: Task) -> Executed:
-        """Run a task; a failure that is not the student's doing is tried again, RETRIES times."""
-        for attempt in range(RETRIES + 1):
+        """Run a task; a failure that is not the student's doing is tried again, ``grading.retries`` times."""
+        retries = self.grading.retries
+        for attempt in range(retries + 1):
             try:
                 done = await execute(task)
             except Exception as error:  # noqa: BLE001 - a lost worker, a broken connection
                 done = Executed(task.student, task.assignment, {}, 0.0, 0.0, infrastructure=_plain(error))
-            if not done.infrastructure or attempt == RETRIES:
+            if not done.infrastructure or attempt == retries:
                 return done
             self.outcome.retried += 1
+            log.info("%s/%s: %s; grading it again (retry %d of %d)", task.student, task.assignment,
+                     done.infrastructure, attempt + 1, retries)
         return done
 
     def _store(self, done: Executed) -> None:
@@ -202,7 +205,7 @@ class Coordinator:
             return
         done = await self._execute(execute, task)
         if done.infrastructure:
-            self.failed(student, assignment, f"{done.infrastructure} (tried {RETRIES + 1} times)")
+            self.failed(student, assignment, f"{done.infrastructure} (tried {self.grading.retries + 1} times)")
             return
         try:
             self._store(done)
@@ -231,7 +234,8 @@ class Coordinator:
             return
         from autograde.engine.fork_server import ForkServer, sandboxed_servers
 
-        with ForkServer() as checker, sandboxed_servers(self.workers, checker, self.sandbox) as servers:
+        with (ForkServer() as checker,
+              sandboxed_servers(self.workers, checker, self.grading.sandbox, self.grading.kernel_limits()) as servers):
             pool = list(servers)  # one fork server per slot: one sandbox user per slot
 
             async def execute(task: Task) -> Executed:
@@ -270,14 +274,14 @@ def _progress_bar(total: int, enabled: bool):
                 smoothing=0.1)
 
 
-def grade(api, course: Path, pairs: list[tuple[str, str]], settings, unreadable=()) -> Outcome:
+def grade(api, course: Path, pairs: list[tuple[str, str]], settings, grading: Grader, unreadable=()) -> Outcome:
     """Grade each (student, assignment) pair; skip those already graded unless ``settings.regrade``.
 
-    ``settings`` is a `autograde.pipeline.Settings`: trusted checks (default) run the test cells outside
-    the student's kernel (`autograde.trusted`), otherwise in it as plain nbgrader does.
+    ``settings`` is a `autograde.pipeline.Settings` (which pairs, Dask, progress); ``grading`` the
+    course's settings with the command line's on top: trusted checks (default) run the test cells
+    outside the student's kernel (`autograde.trusted`), otherwise in it as plain nbgrader does.
     ``unreadable`` are (student, assignment, why) that intake refused: they score 0."""
-    coordinator = Coordinator(api, course, settings.workers or os.cpu_count() or 2, settings.dask,
-                              settings.progress, settings.trusted, settings.sandbox)
+    coordinator = Coordinator(api, course, grading, settings.dask, settings.progress)
     outcome = coordinator.outcome
     for student, assignment, why in unreadable:
         coordinator.unreadable(student, assignment, why)

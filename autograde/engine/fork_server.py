@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import select
 import shutil
@@ -16,10 +17,15 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
+
+from autograde.settings import Grader, KernelLimits
+
+log = logging.getLogger(__name__)
 
 # What every course notebook imports; a kernel forked after these imports starts in milliseconds.
 # SymPy imports its tensor and combinatorics modules on first use of ``a - b`` (0.2 s each time).
@@ -27,16 +33,12 @@ PRELOAD = ["numpy", "sympy", "sympy.tensor.tensor", "sympy.utilities.lambdify", 
            "backprop_course", "backprop_course.checks", "autograde.trusted.checker"]
 
 
-def _kernel_limits() -> dict:
-    """Per kernel, as `autograde.engine.sandbox.Limits` sets them: address space (a memory bomb gets
-    MemoryError), file size, open files. No CPU-time limit: it would make the kernel's CPU clock
-    tick-granular (see `sandbox.Limits.cpu_seconds`); the cell timeout and the notebook's total time
-    bound a kernel, and every process a submission started is killed when it is done."""
-    from autograde.engine.sandbox import Limits
-
-    limits = Limits()
-    return {"RLIMIT_AS": limits.memory_bytes, "RLIMIT_FSIZE": limits.file_bytes,
-            "RLIMIT_NOFILE": limits.open_files}
+def _rlimits(limits: KernelLimits) -> dict:
+    """Per kernel: address space (a memory bomb gets MemoryError), file size, open files. No
+    CPU-time limit: it would make the kernel's CPU clock tick-granular (see
+    `sandbox.Limits.cpu_seconds`); the cell timeout and the notebook's total time bound a kernel,
+    and every process a submission started is killed when it is done."""
+    return {"RLIMIT_AS": limits.memory_bytes, "RLIMIT_FSIZE": limits.file_bytes, "RLIMIT_NOFILE": limits.open_files}
 
 
 # A fork server answers in milliseconds; one silent this long was stopped or hung.
@@ -63,13 +65,15 @@ class ForkServer:
 
     With ``uid``, the server runs in a sandbox (`autograde.engine.sandbox`) as that user: it sees the
     Python installation, the course's packages (`sandbox_paths`) and its own scratch folder,
-    nothing else, and has no network. Every kernel it forks lives in a folder of ``scratch_root``.
-    ``checker`` is the unsandboxed server that forks the trusted checkers.
+    nothing else, and has no network. Every kernel it forks lives in a folder of ``scratch_root``,
+    within ``limits`` (default: the settings' defaults). ``checker`` is the unsandboxed server that
+    forks the trusted checkers.
     """
 
     def __init__(self, preload: list[str] = PRELOAD, uid: int | None = None, checker: "ForkServer | None" = None,
-                 sandboxed: bool = False):
+                 sandboxed: bool = False, limits: KernelLimits | None = None):
         self.checker, self._claim = checker, None
+        self.limits = limits or Grader().kernel_limits()
         if sandboxed and uid is None:
             from autograde.engine import sandbox
 
@@ -80,15 +84,16 @@ class ForkServer:
         # -I: no user site, no PYTHON* variables, no script folder on sys.path; -B: no .pyc written.
         self._argv = [sys.executable, "-I", "-B", "-m", "autograde.engine.fork_server_process", *preload]
         self._env = dict(os.environ)
-        self.tmp_bytes = 64 << 20
         if uid is not None:
             from autograde.engine import sandbox
 
-            self.disk_limited = sandbox.limit_disk(self.scratch_root)
+            self.disk_limited = sandbox.limit_disk(self.scratch_root, self.limits.disk_bytes)
             self.scratch_root.chmod(0o711)  # root's: only what the grader hands to uid is writable
             visible, hidden = sandbox_paths()
-            limits = sandbox.Limits(wall_seconds=0, cpu_seconds=None)
-            self.tmp_bytes = limits.file_bytes
+            # The server's own ceiling: its kernels can get no more than it has.
+            limits = sandbox.Limits(cpu_seconds=None, wall_seconds=0, memory_bytes=self.limits.memory_bytes,
+                                    processes=self.limits.processes, file_bytes=self.limits.file_bytes,
+                                    open_files=self.limits.open_files)
             self._argv, _ = sandbox.command(
                 self._argv, self.scratch_root, visible, limits,
                 {k: v for k, v in self._env.items() if k in ("PATH", "LANG", "MPLBACKEND")}
@@ -98,6 +103,7 @@ class ForkServer:
         self._start()
 
     def _start(self) -> None:
+        started = time.monotonic()
         self._process = subprocess.Popen(self._argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                          bufsize=1, env=self._env, start_new_session=True)
         ready = self._reply(START_SECONDS)
@@ -105,15 +111,15 @@ class ForkServer:
             self._stop()
             raise RuntimeError("the kernel fork server did not start")
         self.preloaded = ready["ready"]
+        log.info("fork server %d started in %.1f s (%s)", self._process.pid, time.monotonic() - started,
+                 "unsandboxed" if self.uid is None else f"sandboxed, kernels as user {self.uid}")
 
     def spawn(self, connection_file: str, cwd: str, env: dict[str, str], private: Path) -> int:
         """A new kernel in ``cwd``. Sandboxed, it gets a new, empty /tmp and HOME of its own and runs
         as this server's user; otherwise HOME and TMPDIR are fresh folders under ``private``."""
-        from autograde.engine.sandbox import Limits
-
-        request = {"connection_file": connection_file, "cwd": cwd, "env": env, "limits": _kernel_limits(),
-                   "uid": self.uid, "tmp_bytes": self.tmp_bytes, "processes": Limits().processes,
-                   "scratch": str(self.scratch_root)}
+        request = {"connection_file": connection_file, "cwd": cwd, "env": env, "limits": _rlimits(self.limits),
+                   "uid": self.uid, "tmp_bytes": self.limits.file_bytes, "processes": self.limits.processes,
+                   "output_bytes": self.limits.output_bytes, "scratch": str(self.scratch_root)}
         if self.uid is None:
             for name in ("home", "tmp"):
                 (private / name).mkdir(mode=0o700)
@@ -147,6 +153,7 @@ class ForkServer:
         with self._lock:
             reply = self._ask(message)
             if reply is None:
+                log.info("fork server %d died or stopped answering; starting a new one", self._process.pid)
                 self._stop()
                 self.restarts += 1
                 self._start()
@@ -263,24 +270,30 @@ async def fresh_kernel(server: ForkServer, cwd: Path, env: dict[str, str] | None
 
 
 @contextmanager
-def sandboxed_servers(count: int, checker: ForkServer, sandboxed: bool = True):
+def sandboxed_servers(count: int, checker: ForkServer, sandboxed: bool = True, limits: KernelLimits | None = None):
     """``count`` kernel fork servers, each in its own sandbox as its own user (`sandbox.claim_uid`:
     one per slot, never shared with another grader) where this machine allows a sandbox
-    (`autograde.engine.sandbox.level`), otherwise unsandboxed (rlimits only)."""
+    (`autograde.engine.sandbox.level`), otherwise unsandboxed (``limits`` only)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from autograde.engine import sandbox
 
     isolated = sandboxed and sandbox.level() in sandbox.ISOLATED
+    if not isolated:
+        log.info("kernels run unsandboxed, with their limits only (%s)",
+                 "the sandbox is turned off" if not sandboxed else f"sandbox level {sandbox.level()!r} isolates nothing")
     servers: list[ForkServer] = []
-    try:
-        with ThreadPoolExecutor(count) as starting:  # their imports overlap: start them together
-            futures = [starting.submit(ForkServer, checker=checker, sandboxed=isolated) for _ in range(count)]
-        servers += [f.result() for f in futures if f.exception() is None]
-        failed = next((f.exception() for f in futures if f.exception() is not None), None)
-        if failed is not None:
-            raise failed
-        yield servers
-    finally:
-        for server in servers:
-            server.close()
+    # Their imports overlap: start them together. The starting threads live as long as the servers:
+    # bubblewrap (--die-with-parent) is killed when the thread that started it ends.
+    with ThreadPoolExecutor(count) as starting:
+        try:
+            futures = [starting.submit(ForkServer, checker=checker, sandboxed=isolated, limits=limits)
+                       for _ in range(count)]
+            servers += [f.result() for f in futures if f.exception() is None]
+            failed = next((f.exception() for f in futures if f.exception() is not None), None)
+            if failed is not None:
+                raise failed
+            yield servers
+        finally:
+            for server in servers:
+                server.close()

@@ -6,7 +6,8 @@ what it inherits is only the state of a process that has imported modules and do
 The server itself never starts a thread, a ZeroMQ context or a kernel, so forking it is safe.
 
 Protocol, one JSON object per line: the request on stdin is
-``{"connection_file": path, "cwd": path, "env": {...}}`` for a kernel, or
+``{"connection_file": path, "cwd": path, "env": {...}, "limits": {"RLIMIT_AS": n, ...}, "processes": n,
+"output_bytes": n, ...}`` for a kernel (its limits are the grader's settings, `autograde.engine.fork_server`), or
 ``{"kind": "checks", "task_file": path, "result_file": path}`` for a trusted checker (see
 `autograde.trusted.checker`); the reply on stdout is ``{"pid": N}`` or ``{"error": "..."}``.
 The first line written is ``{"ready": [modules]}``.
@@ -31,9 +32,6 @@ def _reap(*_):
             pass
     except ChildProcessError:
         pass
-
-
-OUTPUT_BYTES = 4_000_000  # characters of prints a kernel sends; the grader keeps less of them
 
 
 def _limit(limits: dict) -> None:
@@ -93,7 +91,7 @@ def _become_kernel(request: dict) -> None:
     app = IPKernelApp.instance()
     app.initialize(sys.argv[1:] + ["--IPKernelApp.log_level=ERROR",
                                    "--HistoryManager.hist_file=:memory:"])
-    _cap_output(OUTPUT_BYTES)
+    _cap_output(request["output_bytes"])
     app.start()
 
 

@@ -2,13 +2,15 @@
 
 This is the only step of nbgrader's autograde that the batch grader moves out of the
 coordinator: it needs no gradebook, takes plain data and returns plain data, so it can run in a
-local pool or on a Dask worker.
+local pool or on a Dask worker. The course's settings (`autograde.settings`) arrive in the task as
+plain records; nothing here reads a configuration file.
 """
 from __future__ import annotations
 
 import asyncio
 import atexit
 import json
+import logging
 import tempfile
 import threading
 import time
@@ -23,10 +25,11 @@ from nbgrader.preprocessors import Execute
 from traitlets.config import Config
 
 from autograde import internals
+from autograde.settings import Grader, KernelLimits, NotebookLimits
 from autograde.trusted import run as trusted_run
 from autograde.engine.fork_server import ForkServer, fresh_kernel
 
-TOTAL_SECONDS = 600  # wall-clock limit for one notebook, on top of nbgrader's per-cell timeout
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,8 +40,11 @@ class Task:
     notebooks: dict[str, str]
     files: dict[str, bytes] = field(default_factory=dict)
     execute_config: dict = field(default_factory=dict)  # nbgrader's Execute traits (timeout, …)
-    total_seconds: float = TOTAL_SECONDS
     trusted: dict[str, dict] | None = None  # notebook name → trusted.spec.spec(); None: tests run in the kernel
+    limits: NotebookLimits = field(kw_only=True)  # the course's settings for each notebook's run
+    # How a Dask worker starts its fork server; a local run's coordinator starts them with the same.
+    kernel_limits: KernelLimits = field(kw_only=True)
+    sandbox: bool = field(kw_only=True)
 
 
 @dataclass
@@ -57,14 +63,12 @@ class InfrastructureError(RuntimeError):
     start, the trusted checker gave no result. The coordinator retries and never stores a score."""
 
 
-OUTPUT_BYTES = 2_000_000  # kept of one notebook's outputs; the rest is dropped as it arrives
-
-
 class _TrackedExecute(Execute):
-    """nbgrader's Execute, remembering which cells ran and keeping at most OUTPUT_BYTES of
+    """nbgrader's Execute, remembering which cells ran and keeping at most ``budget`` bytes of
     output, so that 200 MB of prints cost neither the grader's memory nor the feedback."""
 
     ran: set
+    budget: int
     kept_bytes: int = 0
 
     def on_cell_executed(self, **kwargs):
@@ -74,11 +78,11 @@ class _TrackedExecute(Execute):
     def output(self, outs, msg, display_id, cell_index):
         if msg["msg_type"] in ("stream", "display_data", "execute_result", "update_display_data"):
             size = len(json.dumps(msg.get("content", {})))
-            if self.kept_bytes + size > OUTPUT_BYTES:
-                if self.kept_bytes <= OUTPUT_BYTES:
-                    self.kept_bytes = OUTPUT_BYTES + 1
+            if self.kept_bytes + size > self.budget:
+                if self.kept_bytes <= self.budget:
+                    self.kept_bytes = self.budget + 1
                     outs.append(NotebookNode(output_type="stream", name="stdout",
-                                             text=f"[output over {OUTPUT_BYTES:,} bytes dropped by the grader]\n"))
+                                             text=f"[output over {self.budget:,} bytes dropped by the grader]\n"))
                 return None
             self.kept_bytes += size
         return super().output(outs, msg, display_id, cell_index)
@@ -104,24 +108,17 @@ def _cell_seconds(nb) -> float:
     return total
 
 
-#: A test cell's checks may run this many cell timeouts (wall clock): they run beside the student's
-#: kernel, and each call into it is a round trip whose cost grows with the machine's load (an honest
-#: per-sample loop in 06 makes thousands). A check that outlives it still costs only its own cell.
-CHECK_TIME_FACTOR = 4
-MAX_RESTARTS = 3  # kernels that die or hang in a cell: that cell is skipped and the notebook run again
-
-
 class _CellTimedOut(Exception):
     def __init__(self, index: int):
         self.index = index
 
 
-async def _run_once(server, nb, cwd: Path, config: dict, seconds_left: float, spec, skipped: dict[int, str]):
-    """One kernel runs the notebook (skipping ``skipped``); then, if all went well, the trusted
-    checks run against it. Returns (cells that ran, verdicts, why the checks did not run)."""
+async def _run_once(server, nb, cwd: Path, config: dict, limits: NotebookLimits, seconds_left: float, spec):
+    """One kernel runs the notebook; then, if all went well, the trusted checks run against it.
+    Returns (cells that ran, verdicts, why the checks did not run)."""
     async with fresh_kernel(server, cwd, {"NBGRADER_EXECUTION": "autograde"}) as km:
         client = _TrackedExecute(config=Config({"Execute": config}), record_timing=True)
-        client.ran = set()
+        client.ran, client.budget = set(), limits.output_bytes
 
         async def hang_up(timeout, cell=None):  # a cell over its time: kill the kernel, skip the cell
             raise _CellTimedOut(next(i for i, c in enumerate(nb.cells) if c is cell))
@@ -134,14 +131,18 @@ async def _run_once(server, nb, cwd: Path, config: dict, seconds_left: float, sp
                 await asyncio.wait_for(client.async_start_new_kernel_client(), min(seconds_left, 120))
             except Exception as error:  # noqa: BLE001
                 raise InfrastructureError(f"the kernel did not start ({type(error).__name__}: {error})") from None
+            started = time.monotonic()
             try:
                 await asyncio.wait_for(client.async_execute(), seconds_left)
             except BaseException as error:
+                if type(error).__name__ == "DeadKernelError" and time.monotonic() - started >= seconds_left:
+                    error = asyncio.TimeoutError()  # nbclient reports its cancelled cell as a dead kernel
                 error.ran = client.ran  # which cells finished before it went wrong
-                raise
+                raise error
             if spec:
                 verdicts, why = await trusted_run.check(server, client.kc, cwd, spec,
-                                                        CHECK_TIME_FACTOR * config.get("timeout", 30), seconds_left)
+                                                        limits.check_time_factor * config.get("timeout", 30),
+                                                        seconds_left)
                 if why.startswith(trusted_run.CHECKER_FAILED):
                     raise InfrastructureError(why)
                 return client.ran, verdicts, why
@@ -152,38 +153,49 @@ async def _run_once(server, nb, cwd: Path, config: dict, seconds_left: float, sp
                 client.kc.stop_channels()
 
 
-async def execute_notebook(server: ForkServer, nb, cwd: Path, config: dict,
-                           total_seconds: float = TOTAL_SECONDS, spec: dict | None = None
-                           ) -> tuple[object, float, str]:
-    """Execute ``nb`` in a new kernel forked from ``server``.
+def _restarting(who: str, index: int, skipped: dict[int, str]) -> None:
+    log.info("%s: cell %d: %s; the notebook runs again in a fresh kernel without it", who, index + 1, skipped[index])
+
+
+async def execute_notebook(server: ForkServer, nb, cwd: Path, config: dict, limits: NotebookLimits | None = None,
+                           spec: dict | None = None, *, who: str = "a notebook") -> tuple[object, float, str]:
+    """Execute ``nb`` in a new kernel forked from ``server``, within ``limits`` (default: the
+    settings' defaults); ``who`` names the notebook in the log.
 
     With a trusted ``spec``, the kernel runs the student's cells only and the test cells are
     checked outside it (`autograde.trusted`). A cell that kills its kernel or outlives the cell
     timeout costs only itself: it gets an error output and the notebook runs again in a fresh
     kernel without it. Returns the notebook, its cells' run time, and "" or what went wrong.
     """
+    limits = limits or Grader().notebook_limits()
     stash = trusted_run.prepare(nb, spec) if spec else {}
     sources = {i: c.source for i, c in enumerate(nb.cells) if c.cell_type == "code"}
     skipped: dict[int, str] = {}
-    deadline = time.monotonic() + total_seconds
+    deadline = time.monotonic() + limits.seconds
+    overtime = f"the notebook ran longer than {limits.seconds:g} s in total and was stopped"
     problem, verdicts, why, ran = "", None, "", set()
     checks_retried = False
-    for _ in range(MAX_RESTARTS + 1):
+    for _ in range(limits.kernel_restarts + 1):
+        if time.monotonic() >= deadline:  # no time left for another kernel
+            problem = overtime
+            break
         for index, source in sources.items():
             nb.cells[index].source = "" if index in skipped else source
             nb.cells[index].outputs = []
         try:
-            ran, verdicts, why = await _run_once(server, nb, cwd, config, deadline - time.monotonic(), spec, skipped)
+            ran, verdicts, why = await _run_once(server, nb, cwd, config, limits, deadline - time.monotonic(), spec)
             if verdicts is None and why.startswith(trusted_run.UNANSWERED) and not checks_retried:
                 checks_retried = True  # once more in a fresh kernel: twice in a row is the student's doing
+                log.info("%s: %s; checking again in a fresh kernel", who, why)
                 continue
             break
         except _CellTimedOut as timed_out:
             ran = timed_out.ran
             skipped[timed_out.index] = f"the cell ran longer than {config.get('timeout', 30)} s and was stopped"
+            _restarting(who, timed_out.index, skipped)
         except asyncio.TimeoutError as error:
             ran = getattr(error, "ran", ran)
-            problem = f"the notebook ran longer than {total_seconds:g} s in total and was stopped"
+            problem = overtime
             break
         except InfrastructureError:
             raise
@@ -198,8 +210,10 @@ async def execute_notebook(server: ForkServer, nb, cwd: Path, config: dict,
                 problem = "the kernel died"
                 break
             skipped[culprit] = "the kernel died while running this cell (the student's code ended the process)"
+            _restarting(who, culprit, skipped)
     else:
-        problem = f"gave up after {MAX_RESTARTS} kernels died or hung"
+        problem = f"gave up after {limits.kernel_restarts} kernels died or hung"
+        log.info("%s: %s", who, problem)
     for index, source in sources.items():
         nb.cells[index].source = source
     for index, reason in skipped.items():
@@ -229,7 +243,7 @@ async def run_task(server: ForkServer, task: Task) -> Executed:
             for name, text in task.notebooks.items():
                 nb, seconds, problem = await execute_notebook(
                     server, nbformat.reads(text, as_version=4), Path(scratch), task.execute_config,
-                    task.total_seconds, (task.trusted or {}).get(name))
+                    task.limits, (task.trusted or {}).get(name), who=f"{task.student}/{task.assignment}/{name}")
                 executed[name] = nbformat.writes(nb)
                 code += seconds
                 if problem:
@@ -247,23 +261,23 @@ _WORKER_SERVERS: list[ForkServer] = []
 _WORKER_LOCK = threading.Lock()
 
 
-def _worker_server() -> ForkServer:
-    """This thread's kernel fork server (with a checker server shared by the process), started on
-    first use and closed when the worker process exits. Two threads never share a server: its
-    kernels run as one user, and ending one kernel ends every process of that user."""
-    server = getattr(_WORKER, "server", None)
-    if server is None:
+def _worker_server(sandboxed: bool, limits: KernelLimits) -> ForkServer:
+    """This thread's kernel fork server for these settings (with a checker server shared by the
+    process), started on first use and closed when the worker process exits. Two threads never
+    share a server: its kernels run as one user, and ending one kernel ends every process of that user."""
+    servers = _WORKER.__dict__.setdefault("servers", {})
+    if (sandboxed, limits) not in servers:
         from autograde.engine import sandbox
 
         with _WORKER_LOCK:
             if not _WORKER_SERVERS:
                 atexit.register(_close_worker_servers)
             checker = _WORKER_SERVERS[0].checker if _WORKER_SERVERS else ForkServer()
-        server = ForkServer(checker=checker, sandboxed=sandbox.level() in sandbox.ISOLATED)
+        server = ForkServer(checker=checker, sandboxed=sandboxed and sandbox.level() in sandbox.ISOLATED, limits=limits)
         with _WORKER_LOCK:
             _WORKER_SERVERS.append(server)
-        _WORKER.server = server
-    return server
+        servers[(sandboxed, limits)] = server
+    return servers[(sandboxed, limits)]
 
 
 def _close_worker_servers() -> None:
@@ -273,5 +287,6 @@ def _close_worker_servers() -> None:
 
 
 def run_task_here(task: Task) -> Executed:
-    """Entry point for a Dask worker thread: the task runs on this thread's own fork server."""
-    return asyncio.run(run_task(_worker_server(), task))
+    """Entry point for a Dask worker thread: the task runs on this thread's own fork server, started
+    with the task's sandbox setting and kernel limits."""
+    return asyncio.run(run_task(_worker_server(task.sandbox, task.kernel_limits), task))

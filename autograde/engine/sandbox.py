@@ -28,6 +28,7 @@ imports only light standard modules: it runs for every sandbox.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -42,6 +43,9 @@ from pathlib import Path
 
 from autograde.engine import sandbox_bootstrap
 from autograde.engine.sandbox_bootstrap import NOBODY, SYSTEM_PATHS, _tasks_of
+from autograde.settings import Grader
+
+log = logging.getLogger(__name__)
 
 LEVELS = ("bubblewrap", "namespaces", "unprivileged-user", "none")
 ISOLATED = ("bubblewrap", "namespaces")  # course files invisible, no network
@@ -267,16 +271,20 @@ def works(name: str) -> bool:
 
 @cache
 def level() -> str:
-    """The strongest isolation level that works on this machine."""
-    return next(name for name in LEVELS if works(name))
+    """The strongest isolation level that works on this machine (tried once, and logged)."""
+    chosen = next(name for name in LEVELS if works(name))
+    log.info("sandbox level %r: the strongest isolation that works on this machine", chosen)
+    return chosen
 
 
-def describe(name: str | None = None) -> str:
-    """One plain sentence for the grader's summary: how student code is isolated."""
+def describe(name: str | None = None, disk_bytes: int | None = None) -> str:
+    """One plain sentence for the grader's summary: how student code is isolated (``disk_bytes``:
+    each student's disk, default the settings' default)."""
     name = name or level()
+    disk_bytes = disk_bytes or Grader().disk_bytes
     limits = "memory, CPU time, processes, file size and open files are limited"
     if name in ISOLATED:
-        limits += (f", and disk use to {SCRATCH_BYTES >> 20} MiB per student" if disk_limited() else
+        limits += (f", and disk use to {disk_bytes >> 20} MiB per student" if disk_limited() else
                    "; disk use is not limited (that needs root to mount a tmpfs)")
     if name == "bubblewrap":
         return ("student code runs in a bubblewrap sandbox as an unprivileged user: no network, only its "
@@ -298,10 +306,7 @@ def describe(name: str | None = None) -> str:
 
 # ------------------------------------------------------------------ disk quota
 
-SCRATCH_BYTES = 256 << 20  # disk one student's folder may fill (the largest file a kernel may write)
-
-
-def limit_disk(folder: Path, size: int = SCRATCH_BYTES) -> bool:
+def limit_disk(folder: Path, size: int) -> bool:
     """Mount a tmpfs of ``size`` bytes on the empty ``folder``, so that a student who fills it
     gets "No space left on device" instead of filling the grader's disk. Needs root (it mounts);
     returns whether the limit is in force."""

@@ -32,6 +32,8 @@ from nbgrader.plugins import FileNameCollectorPlugin
 from autograde.course import deadlines, notebook_repair
 from autograde.intake.safe_copy import File, describe, kind, fingerprint_folder, hidden, open_folder, read_folder
 
+log = logging.getLogger(__name__)
+
 #: The folder of the course where intake stages each gradable submission for nbgrader
 #: (nbgrader's `CourseDirectory.submitted_directory` while it sanitizes).
 STAGED_DIRECTORY = "intake"
@@ -220,7 +222,8 @@ def _stage(student_fd: int, student: str, assignment: str, staged: Path, release
     chosen = _choose_notebook(tree, assignment, say)
     if chosen is None:
         return False
-    text, refusal = _gradable_text(chosen.data, released.get(assignment), f"{assignment}.ipynb", say)
+    text, refusal = _gradable_text(chosen.data, released.get(assignment), f"{assignment}.ipynb", say,
+                                   f"{student}/{assignment}")
     if refusal:
         say(refusal)
         return False
@@ -257,8 +260,9 @@ def _choose_notebook(tree, assignment: str, say) -> File | None:
     return chosen
 
 
-def _gradable_text(data: bytes, released, released_name: str, say) -> tuple[bytes, str | None]:
-    """The notebook nbgrader should read (repaired if needed), or why it is not graded.
+def _gradable_text(data: bytes, released, released_name: str, say, who: str) -> tuple[bytes, str | None]:
+    """The notebook nbgrader should read (repaired if needed), or why it is not graded; ``who``
+    names it in the log of repairs.
 
     nbformat's warnings (duplicate or missing cell ids) are caught here and said as notes; the
     copy then holds nbformat's fixes, so nbgrader reads it without a warning."""
@@ -274,6 +278,8 @@ def _gradable_text(data: bytes, released, released_name: str, say) -> tuple[byte
             return data, f"not a readable notebook: {lines[0][:200]}; not graded"
         try:
             notes = notebook_repair.repair(nb, released) if released is not None else []
+            for note in notes:
+                log.info("%s: %s", who, note)
             text = nbformat.writes(nb).encode() if notes or caught else data
         except notebook_repair.Unmatched as err:
             return data, f"the notebook does not match the released {released_name}: {err}; not graded"

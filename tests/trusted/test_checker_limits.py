@@ -9,7 +9,7 @@ import pytest
 from support.tiny_course import ASSIGNMENT, make_course, submit
 
 from autograde import pipeline
-from autograde.engine.notebook_run import CHECK_TIME_FACTOR
+from autograde.settings import Grader
 
 # Test cells of the instructor's, run by the checker. The convolution is instant for a right
 # square(3) (arrays of one entry) and takes many minutes for the attacker's (10**12 products in one
@@ -20,6 +20,7 @@ EXTRA = (("test_power", "import numpy as np\n_n = abs(square(3) - 9) + 1\n"
 STUCK = "def square(x):\n    return 10**6 + 9 if x == 3 else x * x"
 GREEDY = "def square(x):\n    return (2 << 30) + 16 if x == 4 else x * x"
 CELL_TIMEOUT = 3
+CHECK_TIME_FACTOR = Grader().check_time_factor  # the default
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ def _class(template, folder):
             path.write_text(text if isinstance(text, str) else json.dumps(nb))
     if not SANDBOX:
         with open(course / "nbgrader_config.py", "a") as config:
-            config.write("\nc.TrustedExecute.sandbox = False\n")
+            config.write("\nc.Grader.sandbox = False\n")
     return course
 
 
