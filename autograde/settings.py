@@ -3,7 +3,7 @@ nbgrader's own are (``c.Grader.notebook_seconds = 900``).
 
 Every knob of the grader is a trait here, with its default and help; docs/grading.md's table of
 settings is generated from them (``python -m autograde.settings`` rewrites it, and
-tests/autograde/test_settings.py proves it is in sync). `python -m autograde grade`, `nbgrader
+tests/test_settings.py proves it is in sync). `python -m autograde grade`, `nbgrader
 autograde` and the formgrader's button read the same class. Workers never read it: the coordinator
 turns it into plain records (`NotebookLimits`, `KernelLimits`) that travel in each task, so a Dask
 worker grades with the course's values too. Command-line flags override the file (`configured`).
