@@ -211,5 +211,5 @@ def test_the_template_is_found_beside_the_package_whatever_the_config_says():
     config = Config()
     config.HTMLExporter.extra_template_basedirs = ["/nowhere"]
     folders = FeedbackExporter(config=config).extra_template_basedirs
-    assert [Path(f) for f in folders] == [Path(__import__("autograde").__file__).parent / "templates"]
+    assert [Path(f) for f in folders] == [Path(__import__("autograde.outputs").outputs.__file__).parent / "templates"]
     assert (Path(folders[0]) / "course_feedback" / "index.html.j2").exists()
