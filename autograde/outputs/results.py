@@ -87,7 +87,11 @@ def _messages(notebook_path: Path) -> dict[str, str]:
     """grade_id → the error text shown under that test cell in the autograded notebook."""
     if not notebook_path.exists():
         return {}
-    nb = nbformat.read(notebook_path, as_version=4)
+    return messages(nbformat.read(notebook_path, as_version=4))
+
+
+def messages(nb) -> dict[str, str]:
+    """grade_id → the error text shown under that test cell of a graded notebook."""
     found = {}
     for cell in nb.cells:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")

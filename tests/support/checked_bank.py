@@ -22,7 +22,7 @@ from autograde.engine import sandbox
 from autograde.samples import answer_bank, submissions
 from autograde.engine.notebook_run import execute_notebook
 from autograde.course.release import REPO
-from autograde.outputs.results import TAG, CellResult, SubmissionResult
+from autograde.outputs.results import TAG, CellResult, SubmissionResult, messages
 from autograde.trusted import spec as trusted_spec
 from autograde.engine.fork_server import ForkServer
 
@@ -92,14 +92,13 @@ def spec_for(assignment: str, tests: set[str]) -> dict:
 def score(nb, student: str, assignment: str) -> SubmissionResult:
     """Per-cell scores as nbgrader's autograde gives them (`determine_grade`), with the failures'
     messages and tags as `autograde.outputs.results` reads them from an autograded notebook."""
-    result = SubmissionResult(student, assignment)
+    result, said = SubmissionResult(student, assignment), messages(nb)
     for cell in nb.cells:
         meta = _meta(cell)
         if not meta.get("grade"):
             continue
         auto, most = determine_grade(cell, None)
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        message = "\n".join(f"{e.get('ename')}: {e.get('evalue')}" for e in errors)
+        message = said.get(meta["grade_id"], "")
         result.cells.append(CellResult(meta["grade_id"], None if auto is None else float(auto), float(most),
                                        cell.cell_type == "markdown", message, tuple(TAG.findall(message))))
     result.cells.sort(key=lambda c: c.grade_id)
