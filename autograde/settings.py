@@ -27,6 +27,7 @@ class NotebookLimits:
     check_time_factor: float  # a test cell's checks may run this many cell timeouts
     kernel_restarts: int  # cells that may kill or hang their kernel before the notebook is stopped
     output_bytes: int  # kept of the notebook's outputs
+    draw_figures: bool = False  # the course's figures as pictures, or as their text alternatives only
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,15 @@ class Grader(Configurable):
         "Disk one submission's scratch folder may fill (a tmpfs: only when the grader runs as "
         "root).")).tag(config=True)
 
+    draw_figures = Bool(False, help=(
+        "Draw the course's figures while grading. False: each figure is shown by its text alternative "
+        "(the 'Figure: …' line with its key numbers) and a note that it was not drawn; drawing is most of "
+        "a notebook's run time and no score depends on a picture. True: feedback pages and the formgrader "
+        "show the pictures.")).tag(config=True)
+
     def notebook_limits(self) -> NotebookLimits:
         return NotebookLimits(self.notebook_seconds, self.check_time_factor, self.kernel_restarts,
-                              self.output_bytes)
+                              self.output_bytes, self.draw_figures)
 
     def kernel_limits(self) -> KernelLimits:
         return KernelLimits(self.kernel_memory_bytes, self.kernel_file_bytes, self.kernel_open_files,

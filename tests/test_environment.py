@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 
 import yaml
@@ -45,3 +47,11 @@ def test_xdist_groups_keep_their_tests_on_one_worker(tmp_path):
                           "no:cacheprovider", "test_grouped.py"], cwd=tmp_path, capture_output=True, text=True)
     workers = set(re.findall(r"WORKER (gw\d+)", run.stdout))
     assert run.returncode == 0 and len(workers) == 1, run.stdout[-2000:]
+
+
+def test_reading_a_notebook_does_not_build_iri_parsers():
+    """jsonschema < 4.25 (pyproject.toml): importing nbformat does not load rfc3987-syntax, whose 38
+    Lark parsers cost every grading process 2.8 s before it reads its first notebook."""
+    loaded = subprocess.run([sys.executable, "-c", "import sys, nbformat, nbgrader.api; "
+                             "print('rfc3987_syntax' in sys.modules)"], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"

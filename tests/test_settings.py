@@ -24,19 +24,21 @@ MiB = 1 << 20
 TODAYS_DEFAULTS = {"workers": None, "trusted": True, "sandbox": True, "retries": 2, "notebook_seconds": 600,
                    "check_time_factor": 4, "kernel_restarts": 3, "output_bytes": 2_000_000,
                    "kernel_output_bytes": 4_000_000, "kernel_memory_bytes": 2 << 30, "kernel_file_bytes": 64 * MiB,
-                   "kernel_open_files": 256, "kernel_processes": 64, "disk_bytes": 256 * MiB}
+                   "kernel_open_files": 256, "kernel_processes": 64, "disk_bytes": 256 * MiB,
+                   "draw_figures": False}  # new: figures were drawn before; no score depends on them
 
 #: A tiny course's settings, each set away from its default so that its effect can be seen.
 COURSE_SETTINGS = {"notebook_seconds": 8, "check_time_factor": 2.5, "kernel_restarts": 0, "retries": 1,
                    "output_bytes": 100_000, "kernel_output_bytes": 1_000, "kernel_memory_bytes": 1_500 * MiB,
                    "kernel_file_bytes": 32 * MiB, "kernel_open_files": 200, "kernel_processes": 50,
-                   "disk_bytes": 128 * MiB}
+                   "disk_bytes": 128 * MiB, "draw_figures": True}
 
 LIMITS = SOLUTION + """
 import os, resource
 print("limits:", *(resource.getrlimit(getattr(resource, name))[0] for name in
                    ("RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_NPROC")),
-      os.statvfs(".").f_blocks * os.statvfs(".").f_frsize)"""
+      os.statvfs(".").f_blocks * os.statvfs(".").f_frsize)
+print("figures:", os.environ.get("BACKPROP_FIGURES", "drawn"))"""
 CHATTY = SOLUTION + '\nfor _ in range(50):\n    print("x" * 99)'  # 5,000 characters
 SLOW = SOLUTION + "\nimport time\ntime.sleep(20)"  # under the 30 s cell timeout, over the 8 s notebook
 DIES = SOLUTION + "\nimport os\nos._exit(1)"
@@ -94,7 +96,7 @@ def test_each_task_carries_the_course_settings_as_plain_data(configured_run):
     grading = Grader(**COURSE_SETTINGS)
     assert len(tasks) == 5
     for task in tasks:
-        assert task.limits == NotebookLimits(8, 2.5, 0, 100_000) == grading.notebook_limits()
+        assert task.limits == NotebookLimits(8, 2.5, 0, 100_000, True) == grading.notebook_limits()
         assert task.kernel_limits == KernelLimits(1_500 * MiB, 32 * MiB, 200, 50, 1_000, 128 * MiB)
         assert task.sandbox is True
         assert pickle.loads(pickle.dumps(task)) == task  # as a Dask worker receives it
@@ -109,6 +111,7 @@ def test_the_kernel_limits_reach_the_kernel(configured_run):
         assert processes == 50
         if sandbox.disk_limited():
             assert disk == 128 * MiB
+    assert "figures: drawn" in _printed(course, "limits")  # c.Grader.draw_figures = True reached it too
     assert {r.student: r.auto_score for r in outcome.results}["limits"] == 3
 
 

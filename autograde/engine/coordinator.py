@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograde.course import nbgrader_steps
-from autograde.engine.notebook_run import Executed, Task, run_task, run_task_here
+from autograde.engine.notebook_run import Executed, Phases, Task, run_task, run_task_here
 from autograde.intake.staging import Problem
 from autograde.outputs.results import SubmissionResult, read
 from autograde.settings import Grader
@@ -81,7 +81,8 @@ def _write_journal(api, course: Path, done: Executed | None, student: str, assig
     path = _journal(api, student, assignment)
     path.parent.mkdir(parents=True, exist_ok=True)
     entry = {"fingerprint": fingerprint(course, student, assignment), "note": note,
-             "seconds": done.seconds if done else 0.0, "code_seconds": done.code_seconds if done else 0.0}
+             "seconds": done.seconds if done else 0.0, "code_seconds": done.code_seconds if done else 0.0,
+             "phases": done.phases if done else {}}
     partial = path.with_suffix(".partial")
     partial.write_text(json.dumps(entry))
     os.replace(partial, path)
@@ -115,6 +116,7 @@ class Coordinator:
         self._specs: dict[str, dict] = {}
         self.hidden_tests_begin = nbgrader_steps.hidden_tests_begin(api)
         self._shown: dict[tuple[str, str], dict] = {}
+        self._phases: dict[tuple[str, str], Phases] = {}  # the coordinator's share of each budget
         self.outcome = Outcome()
         execute = api.config.get("Execute", {})
         self.execute_config = {k: execute[k] for k in ("timeout", "interrupt_on_timeout",
@@ -137,10 +139,12 @@ class Coordinator:
         """Grading failed for a reason that is not the student's: nothing is stored or journaled,
         so the next run grades it again."""
         self.outcome.failed[(student, assignment)] = message
+        self._phases.pop((student, assignment), None)
 
     def _prepare(self, student: str, assignment: str) -> Task | None:
         try:
-            nbgrader_steps.sanitize(self.api, assignment, student)
+            with self._timed(student, assignment, "sanitize"):
+                nbgrader_steps.sanitize(self.api, assignment, student)
         except Exception as error:  # noqa: BLE001
             self.unreadable(student, assignment, f"nbgrader could not read the submission ({_plain(error)}): "
                                                  "scored 0")
@@ -158,6 +162,9 @@ class Coordinator:
                     nbgrader_steps.assignment_files(self.api, assignment, student), self.execute_config,
                     trusted=specs, limits=self.grading.notebook_limits(),
                     kernel_limits=self.grading.kernel_limits(), sandbox=self.grading.sandbox)
+
+    def _timed(self, student: str, assignment: str, phase: str):
+        return self._phases.setdefault((student, assignment), Phases()).timed(phase)
 
     def _spec(self, assignment: str, names: list[str]) -> dict[str, dict]:
         """Trusted specs of the assignment's notebooks, from the course's source notebooks."""
@@ -191,7 +198,9 @@ class Coordinator:
                           if self.hidden_tests_begin in cell["source"]}
                 for report in tampering.disagreements(shown[name], tampering.trusted_results(graded), hidden):
                     self.outcome.problems.append(Problem(*key, report))
-            nbgrader_steps.finish(self.api, done.assignment, done.student, name, graded)
+            with self._timed(*key, "finish"):
+                nbgrader_steps.finish(self.api, done.assignment, done.student, name, graded)
+        done.phases.update(self._phases.pop(key, {}))
         if done.error:
             self.outcome.problems.append(Problem(*key, f"graded, but {done.error}"))
         _write_journal(self.api, self.course, done, done.student, done.assignment, done.error)

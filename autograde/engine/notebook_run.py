@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import json
 import logging
 import tempfile
@@ -23,6 +24,8 @@ from nbclient import NotebookClient
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets.config import Config
+
+from backprop_course import figure_style
 
 from autograde import internals
 from autograde.settings import Grader, KernelLimits, NotebookLimits
@@ -56,6 +59,41 @@ class Executed:
     code_seconds: float  # time the kernels spent running the notebooks' cells
     error: str = ""  # why the notebook could not be run to the end, in plain words
     infrastructure: str = ""  # a failure that is not the student's doing: nothing may be stored
+    phases: dict[str, float] = field(default_factory=dict)  # wall seconds per phase (`Phases`)
+
+
+class Phases(dict):
+    """Wall seconds of one submission per phase of its grading, the per-notebook time budget that
+    benchmarks/class_grading.py prints: "kernel start" (fork and connect), "cells" (the notebook's
+    cells, messages included), "checks" (the trusted test checks), "kernel stop", and on the
+    coordinator's side "sanitize" and "finish" (nbgrader's passes and gradebook writes)."""
+
+    def add(self, name: str, seconds: float) -> None:
+        self[name] = self.get(name, 0.0) + seconds
+
+    @contextlib.contextmanager
+    def timed(self, name: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - started)
+
+
+@contextlib.asynccontextmanager
+async def _timed_kernel(server: ForkServer, cwd: Path, env: dict[str, str], phases: Phases):
+    """`fresh_kernel`, its start and its stop timed."""
+    started, stopping = time.perf_counter(), None
+    try:
+        async with fresh_kernel(server, cwd, env) as km:
+            phases.add("kernel start", time.perf_counter() - started)
+            try:
+                yield km
+            finally:
+                stopping = time.perf_counter()
+    finally:
+        if stopping is not None:
+            phases.add("kernel stop", time.perf_counter() - stopping)
 
 
 class InfrastructureError(RuntimeError):
@@ -113,10 +151,12 @@ class _CellTimedOut(Exception):
         self.index = index
 
 
-async def _run_once(server, nb, cwd: Path, config: dict, limits: NotebookLimits, seconds_left: float, spec):
+async def _run_once(server, nb, cwd: Path, config: dict, limits: NotebookLimits, seconds_left: float, spec,
+                    phases: Phases):
     """One kernel runs the notebook; then, if all went well, the trusted checks run against it.
     Returns (cells that ran, verdicts, why the checks did not run)."""
-    async with fresh_kernel(server, cwd, {"NBGRADER_EXECUTION": "autograde"}) as km:
+    env = {"NBGRADER_EXECUTION": "autograde", **({} if limits.draw_figures else {figure_style.TEXT_ONLY: "text"})}
+    async with _timed_kernel(server, cwd, env, phases) as km:
         client = _TrackedExecute(config=Config({"Execute": config}), record_timing=True)
         client.ran, client.budget = set(), limits.output_bytes
 
@@ -128,21 +168,24 @@ async def _run_once(server, nb, cwd: Path, config: dict, limits: NotebookLimits,
         internals.assign_resources(client, str(cwd))
         try:
             try:  # no student code runs before the kernel answers: failing to start is not theirs
-                await asyncio.wait_for(client.async_start_new_kernel_client(), min(seconds_left, 120))
+                with phases.timed("kernel start"):
+                    await asyncio.wait_for(client.async_start_new_kernel_client(), min(seconds_left, 120))
             except Exception as error:  # noqa: BLE001
                 raise InfrastructureError(f"the kernel did not start ({type(error).__name__}: {error})") from None
             started = time.monotonic()
             try:
-                await asyncio.wait_for(client.async_execute(), seconds_left)
+                with phases.timed("cells"):
+                    await asyncio.wait_for(client.async_execute(), seconds_left)
             except BaseException as error:
                 if type(error).__name__ == "DeadKernelError" and time.monotonic() - started >= seconds_left:
                     error = asyncio.TimeoutError()  # nbclient reports its cancelled cell as a dead kernel
                 error.ran = client.ran  # which cells finished before it went wrong
                 raise error
             if spec:
-                verdicts, why = await trusted_run.check(server, client.kc, cwd, spec,
-                                                        limits.check_time_factor * config.get("timeout", 30),
-                                                        seconds_left)
+                with phases.timed("checks"):
+                    verdicts, why = await trusted_run.check(server, client.kc, cwd, spec,
+                                                            limits.check_time_factor * config.get("timeout", 30),
+                                                            seconds_left)
                 if why.startswith(trusted_run.CHECKER_FAILED):
                     raise InfrastructureError(why)
                 return client.ran, verdicts, why
@@ -150,7 +193,8 @@ async def _run_once(server, nb, cwd: Path, config: dict, limits: NotebookLimits,
         finally:
             internals.forget_cleanup(client)
             if client.kc is not None:
-                client.kc.stop_channels()
+                with phases.timed("kernel stop"):
+                    client.kc.stop_channels()
 
 
 def _restarting(who: str, index: int, skipped: dict[int, str]) -> None:
@@ -158,7 +202,8 @@ def _restarting(who: str, index: int, skipped: dict[int, str]) -> None:
 
 
 async def execute_notebook(server: ForkServer, nb, cwd: Path, config: dict, limits: NotebookLimits | None = None,
-                           spec: dict | None = None, *, who: str = "a notebook") -> tuple[object, float, str]:
+                           spec: dict | None = None, *, who: str = "a notebook",
+                           phases: Phases | None = None) -> tuple[object, float, str]:
     """Execute ``nb`` in a new kernel forked from ``server``, within ``limits`` (default: the
     settings' defaults); ``who`` names the notebook in the log.
 
@@ -168,6 +213,7 @@ async def execute_notebook(server: ForkServer, nb, cwd: Path, config: dict, limi
     kernel without it. Returns the notebook, its cells' run time, and "" or what went wrong.
     """
     limits = limits or Grader().notebook_limits()
+    phases = Phases() if phases is None else phases
     stash = trusted_run.prepare(nb, spec) if spec else {}
     sources = {i: c.source for i, c in enumerate(nb.cells) if c.cell_type == "code"}
     skipped: dict[int, str] = {}
@@ -183,7 +229,8 @@ async def execute_notebook(server: ForkServer, nb, cwd: Path, config: dict, limi
             nb.cells[index].source = "" if index in skipped else source
             nb.cells[index].outputs = []
         try:
-            ran, verdicts, why = await _run_once(server, nb, cwd, config, limits, deadline - time.monotonic(), spec)
+            ran, verdicts, why = await _run_once(server, nb, cwd, config, limits, deadline - time.monotonic(), spec,
+                                                 phases)
             if verdicts is None and why.startswith(trusted_run.UNANSWERED) and not checks_retried:
                 checks_retried = True  # once more in a fresh kernel: twice in a row is the student's doing
                 log.info("%s: %s; checking again in a fresh kernel", who, why)
@@ -233,7 +280,7 @@ async def execute_notebook(server: ForkServer, nb, cwd: Path, config: dict, limi
 async def run_task(server: ForkServer, task: Task) -> Executed:
     """Execute every notebook of one submission in a scratch folder holding only its files."""
     started = time.perf_counter()
-    executed, code, problems = {}, 0.0, []
+    executed, code, problems, phases = {}, 0.0, [], Phases()
     try:
         with tempfile.TemporaryDirectory(prefix="submission-", dir=server.scratch_root) as scratch:
             for name, data in task.files.items():
@@ -243,7 +290,8 @@ async def run_task(server: ForkServer, task: Task) -> Executed:
             for name, text in task.notebooks.items():
                 nb, seconds, problem = await execute_notebook(
                     server, nbformat.reads(text, as_version=4), Path(scratch), task.execute_config,
-                    task.limits, (task.trusted or {}).get(name), who=f"{task.student}/{task.assignment}/{name}")
+                    task.limits, (task.trusted or {}).get(name), who=f"{task.student}/{task.assignment}/{name}",
+                    phases=phases)
                 executed[name] = nbformat.writes(nb)
                 code += seconds
                 if problem:
@@ -253,7 +301,7 @@ async def run_task(server: ForkServer, task: Task) -> Executed:
         return Executed(task.student, task.assignment, {}, time.perf_counter() - started, code,
                         infrastructure=reason)
     return Executed(task.student, task.assignment, executed, time.perf_counter() - started, code,
-                    "; ".join(problems))
+                    "; ".join(problems), phases=dict(phases))
 
 
 _WORKER = threading.local()  # one kernel fork server per worker thread: one sandbox user each

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
 from typing import Callable
 
 from matplotlib.figure import Figure
@@ -64,6 +65,12 @@ def sci(value: float) -> str:
 #: figure's plain-text output. A test registers one to check each figure the notebooks draw.
 figure_hooks: list[Callable[[Figure], str]] = []
 
+#: The environment variable the grader sets to "text" in the kernels it grades (unless the course sets
+#: ``c.Grader.draw_figures = True``): figures are then not drawn, and only their text alternatives and
+#: a note stand in their place. Drawing is most of a notebook's run time; no score depends on it.
+TEXT_ONLY = "BACKPROP_FIGURES"
+NOT_DRAWN = "[This figure was not drawn while grading: run the notebook to see it.]"
+
 
 def show_figure(fig: Figure, alt: str) -> None:
     """Display ``fig`` with ``alt`` as the alternative text of its picture, then close it.
@@ -75,6 +82,10 @@ def show_figure(fig: Figure, alt: str) -> None:
     import matplotlib.pyplot as plt
     from IPython.display import display
 
+    if os.environ.get(TEXT_ONLY) == "text":
+        plt.close(fig)
+        display({"text/plain": NOT_DRAWN}, raw=True)
+        return
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
     png = base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -83,6 +83,8 @@ def graded(tmp_path_factory, released):
 
     course = released(tmp_path_factory.mktemp("a11y"))
     (course / "deadlines.toml").unlink()  # the due date below is this test's, set in the gradebook
+    with open(course / "nbgrader_config.py", "a") as config:  # pictures with their alt text, as axe should see them
+        config.write("\nc.Grader.draw_figures = True\n")
     with Gradebook(gradebook_url(course)) as gb:
         gb.update_or_create_assignment(NOTEBOOKS[0], duedate=datetime(2025, 3, 1, 17, 0))
     wrong_df = "def df(x):\n    return 2 * x"
@@ -96,6 +98,7 @@ def graded(tmp_path_factory, released):
     submissions.write(submissions.build(NOTEBOOKS[1], "solution"), course, "solved", NOTEBOOKS[1])
     outcome = pipeline.run(course, pipeline.Settings(progress=False, workers=2))
     assert len(outcome.feedback) == 5
+    assert all('<img src="data:image/png' in page.read_text() for page in outcome.feedback)
     return course, outcome
 
 

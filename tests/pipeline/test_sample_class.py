@@ -4,11 +4,14 @@ late penalties, its totals (the CLI's = the formgrader's = grades.csv's) and its
 from __future__ import annotations
 
 import csv
+import html
 import io
 import shutil
 
 import pytest
 from support.postgres import postgres_server
+
+from backprop_course import figure_style
 
 from autograde import cli, pipeline
 from autograde.outputs import export, report
@@ -98,6 +101,16 @@ def test_outputs_are_written(graded_class):
     assert len(outcome.feedback) == len(readable)
     page = outcome.report.read_text()
     assert "sigmoid-sign" in page and "gradient-sign" in page
+
+
+def test_figures_are_not_drawn_while_grading_and_their_text_alternatives_stay(graded_class):
+    """c.Grader.draw_figures is off by default: no pictures in the feedback, each figure's note and
+    its "Figure: …" line instead (the browser tests grade with pictures on)."""
+    _, outcome, _ = graded_class
+    pages = [page.read_text() for page in outcome.feedback]
+    assert not any("data:image/png" in page for page in pages)
+    described = [page for page in pages if "Figure: " in page]
+    assert described and all(html.escape(figure_style.NOT_DRAWN) in page for page in described)
 
 
 def test_score_table_lists_every_student(graded_class):
