@@ -33,3 +33,28 @@ def sanitize_only(converter) -> None:
     then runs only the preprocessors that restore the course's cells into the submission."""
     converter._sanitizing = True
     converter._init_preprocessors()
+
+
+def alembic_head_in_process() -> None:
+    """nbgrader stamps every new gradebook with its schema version, which it learns by starting
+    `alembic heads` in a new process (``nbgrader.api.get_alembic_version``): 1 to 5 s per gradebook,
+    as that process imports nbgrader again. The same answer is read here once, in this process, from
+    nbgrader's own migration scripts (through its private ``_temp_alembic_ini``)."""
+    import functools
+
+    from nbgrader import api as gradebook_api
+
+    if getattr(gradebook_api.get_alembic_version, "in_process", False):
+        return
+    original = gradebook_api.get_alembic_version
+
+    @functools.cache
+    def head() -> str:
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        with gradebook_api._temp_alembic_ini("sqlite:////tmp/gradebook.db") as ini:
+            return ScriptDirectory.from_config(Config(ini)).get_current_head()
+
+    head.in_process, head.original = True, original
+    gradebook_api.get_alembic_version = head

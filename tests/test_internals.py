@@ -20,3 +20,19 @@ def test_nbclient_still_has_the_hooks_the_grader_uses():
 def test_nbgrader_autograde_still_sanitizes_in_a_first_pass():
     source = inspect.getsource(Autograde)
     assert "self._sanitizing" in source and "def _init_preprocessors" in source
+
+
+def test_new_gradebooks_get_the_schema_version_alembic_itself_gives():
+    """`autograde.internals.alembic_head_in_process` answers nbgrader's question in process; the
+    answer is the one nbgrader's own `alembic heads` process gives, and nbgrader still asks it."""
+    from nbgrader import api as gradebook_api
+
+    from autograde import internals
+    from autograde.course.nbgrader_app import ensure_tools_on_path
+
+    internals.alembic_head_in_process()
+    ensure_tools_on_path()
+    assert gradebook_api.get_alembic_version.in_process
+    assert gradebook_api.get_alembic_version() == gradebook_api.get_alembic_version.original()
+    assert "alembic_version = get_alembic_version()" in inspect.getsource(gradebook_api.Gradebook.__init__)
+    assert "_temp_alembic_ini" in inspect.getsource(gradebook_api.get_alembic_version.original)

@@ -36,6 +36,10 @@ def api(root: Path, **overrides):
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
+    from autograde import internals
+
+    internals.alembic_head_in_process()
+
     config = course_config(Path(root), **overrides)
     config.CourseDirectory.root = str(Path(root).resolve())
     coursedir = CourseDirectory(config=config)
