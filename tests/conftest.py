@@ -85,3 +85,29 @@ def by_assignment(assignment: str) -> pytest.param:
     """A test parameter kept on the same test worker as every other one of its assignment (so that a
     notebook run once per worker serves them all)."""
     return pytest.param(assignment, id=assignment, marks=pytest.mark.xdist_group(assignment))
+
+
+def pytest_collection_modifyitems(items):
+    """Tests of a module that share a module-scoped fixture, directly or through one another, run on
+    one xdist worker (one group each), so that the fixture is built once: pytest-xdist builds a
+    module fixture on every worker that runs one of its tests. Explicit groups are kept."""
+    owner: dict[tuple[str, str], tuple[str, str]] = {}  # union-find over (module, fixture)
+
+    def root(key):
+        while owner.get(key, key) != key:
+            key = owner[key]
+        return key
+
+    shared_by = {}
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        names = [(item.nodeid.split("::")[0], name) for name, defs in item._fixtureinfo.name2fixturedefs.items()
+                 if defs and defs[-1].scope == "module"]
+        for other in names[1:]:
+            owner[root(other)] = root(names[0])
+        if names:
+            shared_by[item] = names[0]
+    for item, key in shared_by.items():
+        module, fixture = root(key)
+        item.add_marker(pytest.mark.xdist_group(f"{module}:{fixture}"))
