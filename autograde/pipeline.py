@@ -14,6 +14,7 @@ values that are not None override them, as command-line flags do.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -142,21 +143,42 @@ def export_csv(grader, path: Path) -> Path:
     return path
 
 
-def write_feedback(grader, course: Path, results) -> list[Path]:
-    """Each graded submission's pages, by nbgrader's GenerateFeedback as the formgrader writes them."""
-    import sys
+#: The nbgrader API object the feedback processes inherit (they are forked after it is set).
+_feedback_grader = None
 
+
+def _pages(submission: tuple[str, str]) -> tuple[list[Path], str]:
+    """One submission's feedback pages, in a feedback process: (pages, "" or why there are none)."""
     from autograde.outputs.feedback_pages import write_pages
 
-    written = []
-    for result in results:
-        if result.error or not result.cells:
-            continue
-        try:
-            written += write_pages(grader, result.student, result.assignment)
-        except RuntimeError as error:  # one student's page must not stop the others' or the report
-            print(f"WARNING: {error}", file=sys.stderr)
-    return written
+    try:
+        return write_pages(_feedback_grader, *submission), ""
+    except RuntimeError as error:  # one student's page must not stop the others' or the report
+        return [], str(error)
+
+
+def write_feedback(grader, course: Path, results, workers: int = 1) -> list[Path]:
+    """Each graded submission's pages, by nbgrader's GenerateFeedback as the formgrader writes them,
+    in ``workers`` processes at once (forked: each page is a second of nbconvert's CPU)."""
+    import multiprocessing
+    import sys
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _feedback_grader
+    todo = [(r.student, r.assignment) for r in results if not r.error and r.cells]
+    _feedback_grader = grader
+    try:
+        if workers > 1 and len(todo) > 1:
+            with ProcessPoolExecutor(min(workers, len(todo)), mp_context=multiprocessing.get_context("fork")) as pool:
+                done = list(pool.map(_pages, todo))
+        else:
+            done = [_pages(submission) for submission in todo]
+    finally:
+        _feedback_grader = None
+    for _, problem in done:
+        if problem:
+            print(f"WARNING: {problem}", file=sys.stderr)
+    return [page for pages, _ in done for page in pages]
 
 
 def _requested(asked: list[str] | None, course_ids: list[str]) -> list[str]:
@@ -241,7 +263,8 @@ def run(course: Path, settings: Settings) -> Outcome:
     deadlines.reapply(grader)
     outcome.csv = export_csv(grader, course / "grades.csv")
     outcome.course = read_course(course, grader.coursedir.db_url)
-    outcome.feedback = write_feedback(grader, course, outcome.results) if settings.feedback else []
+    outcome.feedback = (write_feedback(grader, course, outcome.results, grading.workers or os.cpu_count() or 1)
+                        if settings.feedback else [])
     if settings.report:
         from autograde.outputs.class_report import write_class_report
 

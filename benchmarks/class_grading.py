@@ -158,14 +158,15 @@ def budget(course: Path) -> dict[str, float]:
 
 
 def feedback_seconds(course: Path) -> float:
-    """Seconds per notebook of the feedback pages, written again for the graded class in this process."""
+    """Wall seconds per notebook of the feedback pages, written again for the graded class as the
+    grader writes them (one process per core)."""
     from autograde import pipeline
     from autograde.course.nbgrader_app import api
 
     grader = api(course)
     results = pipeline.read_course(course, grader.coursedir.db_url).submissions
     started = time.perf_counter()
-    pages = pipeline.write_feedback(grader, course, results)
+    pages = pipeline.write_feedback(grader, course, results, os.cpu_count() or 1)
     return (time.perf_counter() - started) / max(1, len(pages))
 
 
