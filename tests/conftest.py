@@ -87,6 +87,7 @@ def by_assignment(assignment: str) -> pytest.param:
     return pytest.param(assignment, id=assignment, marks=pytest.mark.xdist_group(assignment))
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups into the node ids
 def pytest_collection_modifyitems(items):
     """Tests of a module that share a module-scoped fixture, directly or through one another, run on
     one xdist worker (one group each), so that the fixture is built once: pytest-xdist builds a
