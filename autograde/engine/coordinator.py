@@ -127,6 +127,7 @@ class Coordinator:
         """The student's files cannot be graded (no notebook, not a notebook, refused by nbgrader):
         every autograded cell scores 0, as nbgrader does for a missing notebook, and it is journaled."""
         self.outcome.unreadable[(student, assignment)] = message
+        self._phases.pop((student, assignment), None)  # no budget is journaled for it
         try:
             record_zero(self.api, student, assignment)
         except Exception as error:  # noqa: BLE001 - the gradebook refused: not stored, run again
