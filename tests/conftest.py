@@ -66,19 +66,25 @@ def graded(tmp_path_factory, released):
 
 
 @pytest.fixture(scope="session")
-def checked():
+def bank_checker():
+    """One fork server and its checker's (`support.checked_bank.Checker`) per test worker."""
+    checker = checked_bank.Checker()
+    yield checker
+    checker.close()
+
+
+@pytest.fixture(scope="session")
+def checked(bank_checker):
     """checked(answer) → that bank entry graded at the checker level (`support.checked_bank`),
     on one fork server per test worker."""
-    checker = checked_bank.Checker()
     found: dict[str, object] = {}
 
     def grade(answer: answer_bank.Answer):
         if answer.key not in found:
-            found[answer.key] = checker.grade(answer)
+            found[answer.key] = bank_checker.grade(answer)
         return found[answer.key]
 
-    yield grade
-    checker.close()
+    return grade
 
 
 def by_assignment(assignment: str) -> pytest.param:

@@ -145,7 +145,7 @@ def _run_checks(request: dict) -> None:
     with open(request["task_file"]) as handle:
         task = _json.load(handle)
     try:
-        verdicts = {"verdicts": check(task)}
+        verdicts = check(task)
     except StudentGone as gone:
         verdicts = {"student_gone": str(gone)}
     except Exception as error:  # noqa: BLE001 - reported to the grader as the reason

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import importlib
 import io
 import json
 import os
@@ -323,8 +324,27 @@ def run_cells(cells: list[dict], namespace: dict, cell_timeout: float, refresh=N
     return verdicts
 
 
-def check(task: dict) -> dict[str, dict]:
-    """Run one notebook's checks against the student kernel serving at task["socket"]."""
+def _open_memos(memos: dict[str, dict]) -> dict[str, tuple[dict, set]]:
+    """Install the memo tables the task carries ("module:name" → entries) where the check library
+    looks for them; returns each table with the keys it started with."""
+    tables = {}
+    for where, entries in memos.items():
+        module, _, name = where.partition(":")
+        try:
+            target = importlib.import_module(module)
+        except ImportError:
+            continue
+        table = dict(entries)
+        setattr(target, name, table)
+        tables[where] = (table, set(table))
+    return tables
+
+
+def check(task: dict) -> dict:
+    """Run one notebook's checks against the student kernel serving at task["socket"]. Returns
+    {"verdicts": grade_id → verdict, "memos": the entries this notebook's checks added to each memo
+    table of task["memos"] (`autograde.trusted.run.MEMOS`)}."""
+    memos = _open_memos(task.get("memos", {}))
     connection = Connection(task["socket"], task.get("call_timeout", 60.0))
     try:
         names = task["student_names"]
@@ -333,8 +353,11 @@ def check(task: dict) -> dict[str, dict]:
         namespace.update({"__name__": "__main__", "__builtins__": builtins})
         namespace.update(student_namespace(connection, names))
         time.process_time = _cpu_time_with_student(connection)  # this process checks one notebook only
-        return run_cells(task["cells"], namespace, task.get("cell_timeout", 30.0),
-                         refresh=lambda grade_id: student_namespace(connection, names, at=grade_id),
-                         skip=task.get("skip"), progress=task.get("progress"))
+        verdicts = run_cells(task["cells"], namespace, task.get("cell_timeout", 30.0),
+                             refresh=lambda grade_id: student_namespace(connection, names, at=grade_id),
+                             skip=task.get("skip"), progress=task.get("progress"))
+        learned = {where: {k: v for k, v in table.items() if k not in known}
+                   for where, (table, known) in memos.items()}
+        return {"verdicts": verdicts, "memos": learned}
     finally:
         connection.close()

@@ -67,6 +67,14 @@ MAX_CHECKER_RUNS = 3
 #: How a reason starts when the student's kernel never answered the checker: the notebook is run
 #: once more in a fresh kernel before that counts as the student's doing.
 UNANSWERED = "the student's kernel did not answer the checks"
+#: Memo tables of the check library ("module:name"), carried from each notebook's checker to the next
+#: within this grading process: `backprop_course.checks.symbolic.decided` holds SymPy equivalence
+#: verdicts, which depend on the expressions alone. Only trusted checkers read and write them (through
+#: the task and result files in the grader's private folder); no student process ever sees them.
+MEMOS = ("backprop_course.checks.symbolic:decided",)
+MEMO_ENTRIES = 20_000  # per table; past it, what is known stays and nothing more is added
+_memos: dict[str, dict] = {name: {} for name in MEMOS}
+
 #: How a reason starts when the checker itself failed (not the student's doing: retried, never stored).
 CHECKER_FAILED = "the trusted checker"
 
@@ -104,7 +112,7 @@ async def _run_checker(server, private: Path, socket_path: str, spec: dict, cell
     with open(task_file, "w") as handle:
         json.dump({"socket": socket_path, "cells": spec["cells"], "student_names": spec["student_names"],
                    "cell_timeout": cell_timeout, "call_timeout": cell_timeout, "skip": skip,
-                   "progress": progress}, handle)
+                   "progress": progress, "memos": _memos}, handle)
     checker = server.checker or server
     pid = checker.spawn_checker(task_file, result_file)
     while not os.path.exists(result_file):
@@ -127,6 +135,9 @@ async def _run_checker(server, private: Path, socket_path: str, spec: dict, cell
     if "error" in result:
         return None, f"the trusted checker failed: {result['error']}", None
     verdicts = result["verdicts"]
+    for name, learned in result.get("memos", {}).items():
+        if name in _memos and len(_memos[name]) < MEMO_ENTRIES:
+            _memos[name].update(learned)
     gone = [g for g, v in verdicts.items() if any(o.get("ename") == "StudentKernelGone" for o in v["outputs"])]
     if gone:  # graded, and the instructor is told why those cells failed
         return verdicts, f"the student's kernel stopped answering during the checks ({', '.join(gone)})", None

@@ -306,6 +306,41 @@ def test_outside_the_main_thread_simplify_is_skipped_and_the_numeric_path_decide
     assert time.monotonic() - start < 4.0
 
 
+# --- the memo of verdicts the trusted grader shares between notebooks ------------------------------
+
+def _counting_simplify(monkeypatch) -> list:
+    calls, simplify = [], sp.simplify
+    monkeypatch.setattr(symbolic.sp, "simplify", lambda expr, *a, **k: calls.append(expr) or simplify(expr, *a, **k))
+    return calls
+
+
+def test_without_a_memo_table_every_verdict_is_decided_afresh(monkeypatch):
+    assert symbolic.decided is None  # the default: in a student's kernel and here
+    calls = _counting_simplify(monkeypatch)
+    for _ in range(2):
+        assert equivalent(sp.exp(x) / (1 + sp.exp(x)), SIGMA) == (True, "simplify")
+    assert len(calls) == 2
+
+
+def test_with_a_memo_table_the_same_question_is_decided_once(monkeypatch):
+    monkeypatch.setattr(symbolic, "decided", {})
+    calls = _counting_simplify(monkeypatch)
+    for _ in range(3):
+        assert equivalent(sp.exp(x) / (1 + sp.exp(x)), SIGMA) == (True, "simplify")
+        assert equivalent(1 / (1 + sp.exp(x)), SIGMA) == (False, "counterexample")
+    assert len(calls) == 1
+    assert sorted(symbolic.decided.values()) == [[False, "counterexample"], [True, "simplify"]]
+
+
+def test_the_memo_tells_apart_other_domains_and_symbols_with_other_assumptions(monkeypatch):
+    monkeypatch.setattr(symbolic, "decided", {})
+    assert equivalent(sp.sqrt(x ** 2), x, {x: (0.5, 4.0)}) == (True, "numeric")  # √(x²) = x for x > 0 only
+    assert equivalent(sp.sqrt(x ** 2), x, {x: (-4.0, 4.0)}) == (False, "counterexample")
+    plain = sp.Symbol("x")  # another variable to SymPy than the real x, though printed alike
+    assert str(plain) == str(x)
+    assert symbolic._memo_key(plain ** 2, SIGMA, None, 0, 2.0) != symbolic._memo_key(x ** 2, SIGMA, None, 0, 2.0)
+
+
 # --- as_expression / check_tuple ------------------------------------------------------------------
 
 def test_as_expression_returns_the_expression_unchanged():

@@ -10,6 +10,7 @@ Equality is decided in three steps so that no equal form fails:
 """
 from __future__ import annotations
 
+import hashlib
 import signal
 import threading
 import time
@@ -26,6 +27,13 @@ DEFAULT_DOMAIN = (-4.0, 4.0)
 N_POINTS = 12
 SIMPLIFY_SECONDS = 2.0
 _UNEVALUATED = (sp.Derivative, sp.Integral, sp.Subs, sp.Limit)
+
+#: Verdicts `equivalent` has reached, by `_memo_key`; None (the default) remembers nothing. The
+#: trusted grader sets a table shared by the notebooks it checks: the verdict is a function of the two
+#: expressions, the domain and the seed alone, so twenty students with the same answer cost one
+#: simplify, not twenty. (Only how a remembered verdict was reached may differ: a simplify cut off by
+#: its time limit on a busy machine would have said "numeric" instead of "simplify".)
+decided: Optional[dict] = None
 
 
 class _OutOfTime(Exception):
@@ -139,6 +147,26 @@ def equivalent(a: sp.Expr, b: sp.Expr, domain: Mapping = None, seed: int = 0,
     ``how`` is one of ``"structure"``, ``"simplify"``, ``"numeric"`` (equal at every sampled
     point, not proven) or ``"counterexample"`` (unequal).
     """
+    table, key = decided, None
+    if table is not None:
+        key = _memo_key(a, b, domain, seed, seconds)
+        if key in table:
+            verdict, how = table[key]
+            return bool(verdict), str(how)
+    verdict = _equivalent(a, b, domain, seed, seconds)
+    if table is not None:
+        table[key] = list(verdict)
+    return verdict
+
+
+def _memo_key(a, b, domain: Optional[Mapping], seed: int, seconds: float) -> str:
+    """Everything a verdict of `equivalent` depends on; symbols with their assumptions (`srepr`)."""
+    sampled = sorted((sp.srepr(s), tuple(map(float, span))) for s, span in (domain or {}).items())
+    what = (sp.srepr(sp.sympify(a)), sp.srepr(sp.sympify(b)), sampled, seed, seconds, N_POINTS, DEFAULT_DOMAIN)
+    return hashlib.sha256(repr(what).encode()).hexdigest()
+
+
+def _equivalent(a, b, domain: Optional[Mapping], seed: int, seconds: float) -> tuple[bool, str]:
     a_exp, b_exp = sp.sympify(a).rewrite(sp.exp), sp.sympify(b).rewrite(sp.exp)
     if a_exp == b_exp or a == b:
         return True, "structure"
