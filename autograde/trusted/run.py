@@ -72,7 +72,7 @@ UNANSWERED = "the student's kernel did not answer the checks"
 #: verdicts, which depend on the expressions alone. Only trusted checkers read and write them (through
 #: the task and result files in the grader's private folder); no student process ever sees them.
 MEMOS = ("backprop_course.checks.symbolic:decided",)
-MEMO_ENTRIES = 20_000  # per table; past it, what is known stays and nothing more is added
+MEMO_ENTRIES = 5_000  # per table (about 0.5 MB of task file); past it, nothing more is added
 _memos: dict[str, dict] = {name: {} for name in MEMOS}
 
 #: How a reason starts when the checker itself failed (not the student's doing: retried, never stored).
@@ -112,7 +112,8 @@ async def _run_checker(server, private: Path, socket_path: str, spec: dict, cell
     with open(task_file, "w") as handle:
         json.dump({"socket": socket_path, "cells": spec["cells"], "student_names": spec["student_names"],
                    "cell_timeout": cell_timeout, "call_timeout": cell_timeout, "skip": skip,
-                   "progress": progress, "memos": _memos}, handle)
+                   "progress": progress,
+                   "memos": {name: dict(table) for name, table in _memos.items()}}, handle)  # a copy: Dask threads
     checker = server.checker or server
     pid = checker.spawn_checker(task_file, result_file)
     while not os.path.exists(result_file):
