@@ -194,3 +194,17 @@ def test_real_reveal_after_the_deadline_shows_values_but_never_code(real, tmp_pa
     finally:
         api(course).generate_feedback(REAL, "wrongdf", force=True)
     assert pages(course) == batch
+
+
+def test_html_is_cleaned_once_per_text_exactly_as_nbconvert_cleans_it():
+    from nbconvert.filters.strings import clean_html
+
+    from autograde.outputs.feedback_pages import _cleaned, clean_html_once
+
+    hostile = '<img src=x onerror="alert(1)"><script>steal()</script><b>kept</b>'
+    assert clean_html_once(hostile) == clean_html(hostile)
+    assert "<img" not in clean_html_once(hostile) and "<script>" not in clean_html_once(hostile)  # shown as text
+    assert clean_html_once(hostile.encode()) == clean_html(hostile)
+    hits = _cleaned.cache_info().hits
+    clean_html_once(hostile)
+    assert _cleaned.cache_info().hits == hits + 1
