@@ -3,18 +3,22 @@
 The coordinator is the only process that writes the gradebook. For each submission it runs
 nbgrader's sanitize pass, hands the sanitized notebooks to a worker (a fresh kernel per notebook,
 forked from a warm fork server here, or a task on a Dask cluster), then runs nbgrader's scoring
-pass on what comes back. A journal file written after the scores are committed makes a killed
-run resumable: a submission is graded again only if its journal is missing or stale. The course's
-settings (`autograde.settings.Grader`) go to the workers inside each task, as plain data.
+pass on what comes back. nbgrader's passes run on one gradebook thread, one at a time, so that the
+kernels' messages are read meanwhile (on the event loop they stalled every other slot). A journal
+file written after the scores are committed makes a killed run resumable: a submission is graded
+again only if its journal is missing or stale. The course's settings (`autograde.settings.Grader`)
+go to the workers inside each task, as plain data.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,8 +213,9 @@ class Coordinator:
         self.outcome.code_seconds[key] = done.code_seconds
         self.outcome.graded += 1
 
-    async def _one(self, execute, student: str, assignment: str) -> None:
-        task = self._prepare(student, assignment)
+    async def _one(self, execute, gradebook: ThreadPoolExecutor, student: str, assignment: str) -> None:
+        loop = asyncio.get_running_loop()
+        task = await loop.run_in_executor(gradebook, self._prepare, student, assignment)
         if task is None:
             return
         done = await self._execute(execute, task)
@@ -218,7 +223,7 @@ class Coordinator:
             self.failed(student, assignment, f"{done.infrastructure} (tried {self.grading.retries + 1} times)")
             return
         try:
-            self._store(done)
+            await loop.run_in_executor(gradebook, self._store, done)
         except Exception as error:  # noqa: BLE001 - the gradebook refused the scores: run again
             self.failed(student, assignment, f"the scores could not be stored ({_plain(error)})")
 
@@ -226,13 +231,14 @@ class Coordinator:
         queue = list(todo)
         bar = _progress_bar(len(todo), self.progress)
 
-        async def slot():
+        async def slot(gradebook: ThreadPoolExecutor):
             while queue:
-                await self._one(execute, *queue.pop(0))
+                await self._one(execute, gradebook, *queue.pop(0))
                 bar.update(1)
 
         try:
-            await asyncio.gather(*(slot() for _ in range(max(1, self.workers))))
+            with ThreadPoolExecutor(1, thread_name_prefix="gradebook") as gradebook:  # the one writer
+                await asyncio.gather(*(slot(gradebook) for _ in range(max(1, self.workers))))
         finally:
             bar.close()
 
@@ -244,8 +250,14 @@ class Coordinator:
             return
         from autograde.engine.fork_server import ForkServer, sandboxed_servers
 
-        with (ForkServer() as checker,
-              sandboxed_servers(self.workers, checker, self.grading.sandbox, self.grading.kernel_limits()) as servers):
+        with ThreadPoolExecutor(1) as starting, contextlib.ExitStack() as stack:
+            checker_started = starting.submit(ForkServer)  # it starts beside the kernels' servers
+            stack.callback(lambda: checker_started.exception() is None and checker_started.result().close())
+            servers = stack.enter_context(sandboxed_servers(self.workers, None, self.grading.sandbox,
+                                                            self.grading.kernel_limits()))
+            checker = checker_started.result()
+            for server in servers:
+                server.checker = checker
             pool = list(servers)  # one fork server per slot: one sandbox user per slot
 
             async def execute(task: Task) -> Executed:

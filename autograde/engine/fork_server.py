@@ -324,10 +324,12 @@ async def fresh_kernel(server: ForkServer, cwd: Path, env: dict[str, str] | None
 
 
 @contextmanager
-def sandboxed_servers(count: int, checker: ForkServer, sandboxed: bool = True, limits: KernelLimits | None = None):
+def sandboxed_servers(count: int, checker: ForkServer | None, sandboxed: bool = True,
+                      limits: KernelLimits | None = None):
     """``count`` kernel fork servers, each in its own sandbox as its own user (`sandbox.claim_uid`:
     one per slot, never shared with another grader) where this machine allows a sandbox
-    (`autograde.engine.sandbox.level`), otherwise unsandboxed (``limits`` only)."""
+    (`autograde.engine.sandbox.level`), otherwise unsandboxed (``limits`` only). Their ``checker``
+    may also be set afterwards, when the checker's server was started beside them."""
     from concurrent.futures import ThreadPoolExecutor
 
     from autograde.engine import sandbox
