@@ -12,7 +12,6 @@ go to the workers inside each task, as plain data.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -248,16 +247,9 @@ class Coordinator:
         if self.dask_address:
             asyncio.run(self._run_on_dask(todo))
             return
-        from autograde.engine.fork_server import ForkServer, sandboxed_servers
+        from autograde.engine.fork_server import kept_servers
 
-        with ThreadPoolExecutor(1) as starting, contextlib.ExitStack() as stack:
-            checker_started = starting.submit(ForkServer)  # it starts beside the kernels' servers
-            stack.callback(lambda: checker_started.exception() is None and checker_started.result().close())
-            servers = stack.enter_context(sandboxed_servers(self.workers, None, self.grading.sandbox,
-                                                            self.grading.kernel_limits()))
-            checker = checker_started.result()
-            for server in servers:
-                server.checker = checker
+        with kept_servers(min(self.workers, len(todo)), self.grading.sandbox, self.grading.kernel_limits()) as servers:
             pool = list(servers)  # one fork server per slot: one sandbox user per slot
 
             async def execute(task: Task) -> Executed:

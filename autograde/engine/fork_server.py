@@ -7,6 +7,7 @@ Kernels talk to the grader over Unix sockets (ZeroMQ ``ipc``) in a private folde
 """
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import json
 import logging
@@ -214,6 +215,9 @@ class ForkServer:
         if self._claim is not None:
             self._claim.close()  # the sandbox user is free for another grader
 
+    def running(self) -> bool:
+        return self._process.poll() is None
+
     def __enter__(self):
         return self
 
@@ -323,33 +327,86 @@ async def fresh_kernel(server: ForkServer, cwd: Path, env: dict[str, str] | None
             km.kill()
 
 
-@contextmanager
-def sandboxed_servers(count: int, checker: ForkServer | None, sandboxed: bool = True,
-                      limits: KernelLimits | None = None):
-    """``count`` kernel fork servers, each in its own sandbox as its own user (`sandbox.claim_uid`:
-    one per slot, never shared with another grader) where this machine allows a sandbox
-    (`autograde.engine.sandbox.level`), otherwise unsandboxed (``limits`` only). Their ``checker``
-    may also be set afterwards, when the checker's server was started beside them."""
+# Servers are kept for this process's next grading run (a test session, the formgrader, a notebook
+# server): a server never runs student code and each kernel is a fresh fork, so grading on a kept
+# server is what its next kernel in the same run would be. Idle ones are closed at exit, and the
+# oldest beyond KEPT_IDLE (each holds about 150 MB).
+KEPT_IDLE = 4
+_idle: list[tuple[tuple, ForkServer]] = []  # (what it was started for, server), oldest first
+_idle_lock = threading.Lock()
+# One pool of starting threads for the process's life: bubblewrap (--die-with-parent) ends with the
+# thread that started it, so these threads must outlive every kept server.
+_starters: list = []
+
+
+def _starting_pool():
     from concurrent.futures import ThreadPoolExecutor
 
+    with _idle_lock:
+        if not _starters:
+            _starters.append(ThreadPoolExecutor(8, thread_name_prefix="fork-server"))
+            atexit.register(_close_idle)
+        return _starters[0]
+
+
+def _take(kind: tuple, count: int) -> list[ForkServer]:
+    with _idle_lock:
+        found = [entry for entry in _idle if entry[0] == kind][:count]
+        for entry in found:
+            _idle.remove(entry)
+    return [server for _, server in found]
+
+
+def _give_back(entries: list[tuple[tuple, ForkServer]]) -> None:
+    with _idle_lock:
+        _idle.extend((kind, server) for kind, server in entries if server.running())
+        leaving = [server for _, server in entries if not server.running()]
+        while len(_idle) > KEPT_IDLE:
+            leaving.append(_idle.pop(0)[1])
+    for server in leaving:
+        server.close()
+
+
+def _close_idle() -> None:
+    with _idle_lock:
+        leaving = [server for _, server in _idle]
+        _idle.clear()
+    for server in leaving:
+        server.close()
+
+
+@contextmanager
+def kept_servers(count: int, sandboxed: bool = True, limits: KernelLimits | None = None):
+    """``count`` kernel fork servers and their checker's server for one grading run; no other run
+    of this process uses them meanwhile. Each kernel server is in its own sandbox as its own user
+    (`sandbox.claim_uid`: one per slot, never shared with another grader) where this machine allows
+    a sandbox (`autograde.engine.sandbox.level`), otherwise unsandboxed (``limits`` only). Those a
+    previous run kept with the same settings and environment are used again; the others start
+    together (their imports overlap). Afterwards they are kept for the next run."""
     from autograde.engine import sandbox
 
+    limits = limits or Grader().kernel_limits()
     isolated = sandboxed and sandbox.level() in sandbox.ISOLATED
     if not isolated:
         log.info("kernels run unsandboxed, with their limits only (%s)",
                  "the sandbox is turned off" if not sandboxed else f"sandbox level {sandbox.level()!r} isolates nothing")
-    servers: list[ForkServer] = []
-    # Their imports overlap: start them together. The starting threads live as long as the servers:
-    # bubblewrap (--die-with-parent) is killed when the thread that started it ends.
-    with ThreadPoolExecutor(count) as starting:
-        try:
-            futures = [starting.submit(ForkServer, checker=checker, sandboxed=isolated, limits=limits)
-                       for _ in range(count)]
-            servers += [f.result() for f in futures if f.exception() is None]
-            failed = next((f.exception() for f in futures if f.exception() is not None), None)
-            if failed is not None:
-                raise failed
-            yield servers
-        finally:
-            for server in servers:
-                server.close()
+    environment = tuple(sorted(os.environ.items()))  # an unsandboxed server hands all of it to its kernels
+    kernels_kind, checker_kind = ("kernels", isolated, limits, environment), ("checker", environment)
+    kernels, checkers = _take(kernels_kind, count), _take(checker_kind, 1)
+    pool = _starting_pool()
+    futures = [pool.submit(ForkServer, sandboxed=isolated, limits=limits) for _ in range(count - len(kernels))]
+    futures += [] if checkers else [pool.submit(ForkServer)]
+    started = [f.result() for f in futures if f.exception() is None]
+    failed = next((f.exception() for f in futures if f.exception() is not None), None)
+    if failed is not None:
+        for server in kernels + checkers + started:
+            server.close()
+        raise failed
+    checker = checkers[0] if checkers else started.pop()
+    kernels += started
+    for server in kernels:
+        server.checker = checker
+    try:
+        yield kernels
+    finally:
+        _give_back([(kernels_kind, server) for server in kernels] + [(checker_kind, checker)])

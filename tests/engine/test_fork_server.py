@@ -1,10 +1,10 @@
-"""Kernels from the fork server: ready without jupyter_client's fixed wait, and nothing they
-print before or after is lost or mixed up."""
+"""Fork servers kept from one grading run to the next, and the kernels they fork: ready without
+jupyter_client's fixed wait, and nothing they print first is lost."""
 import asyncio
 
 import pytest
 
-from autograde.engine.fork_server import ForkServer, ReadyKernelClient, fresh_kernel
+from autograde.engine.fork_server import ForkServer, ReadyKernelClient, fresh_kernel, kept_servers
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +52,28 @@ def test_answers_to_earlier_kernel_info_requests_do_not_confuse_the_wait(server,
 
     kind, text = _run(server, tmp_path, ask_twice)
     assert text == "first 42\n"
+
+
+def _pids(servers) -> list[int]:
+    return [s._process.pid for s in servers] + [servers[0].checker._process.pid]
+
+
+def test_a_run_uses_the_servers_an_earlier_run_kept_never_a_dead_or_busy_one():
+    with kept_servers(1, sandboxed=False) as first:
+        kept = _pids(first)
+    with kept_servers(1, sandboxed=False) as second:
+        assert _pids(second) == kept  # the kernels' server and the checker's, started once
+        with kept_servers(1, sandboxed=False) as meanwhile:  # another run at the same time
+            assert not set(_pids(meanwhile)) & set(kept)
+        second[0]._process.kill()
+        second[0]._process.wait()
+    with kept_servers(1, sandboxed=False) as third:
+        assert third[0].running() and _pids(third)[0] != kept[0]  # the dead one was not kept
+
+
+def test_a_run_with_another_environment_gets_servers_of_its_own(monkeypatch):
+    with kept_servers(1, sandboxed=False) as first:
+        kept = _pids(first)
+    monkeypatch.setenv("BACKPROP_SOMETHING_ELSE", "1")  # an unsandboxed server hands it to its kernels
+    with kept_servers(1, sandboxed=False) as other:
+        assert not set(_pids(other)) & set(kept)
