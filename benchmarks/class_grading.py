@@ -6,11 +6,13 @@ the other in this run. Printed: wall and CPU seconds of each, the speed-up (targ
 whether every cell's score is identical, the time budget of one notebook (from the grading
 journal's phases, `autograde.engine.notebook_run.Phases`; target: overhead ≤ 0.3 s, the overhead
 being everything but the student's cells and the test checks), and how the batch grader's total
-and the coordinator's peak memory grow with the number of students.
+and the coordinator's peak memory grow with the number of students; last, the extra time of a
+local Dask cluster of two single-threaded workers against two local slots.
 
 CPU seconds count the processes the graders waited for: sandboxed kernels are not among them.
 
 Usage: python benchmarks/class_grading.py [--scaling 10,100,300] [--scaling-assignments A,B] [--baseline PYTHON]
+                                          [--dask-assignments A,B]
 """
 from __future__ import annotations
 
@@ -179,12 +181,34 @@ def per_notebook(course: Path) -> tuple[float, float]:
             statistics.median(e["code_seconds"] for e in entries))
 
 
+def dask_overhead(work: Path, assignments: list[str]) -> None:
+    """The same class graded with two local slots and on a Dask cluster of two single-threaded
+    workers on loopback (`distributed.LocalCluster`): the extra time and whether the scores agree."""
+    from distributed import LocalCluster
+
+    template = healthy_class(work / "dask-template", None, assignments)
+    local, remote = work / "dask-local", work / "dask-cluster"
+    for folder in (local, remote):
+        shutil.copytree(template, folder)
+    n = submissions(local)
+    local_wall, _ = timed(batch_command(local, "--workers", "2"), local)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        dask_wall, _ = timed(batch_command(remote, "--dask", cluster.scheduler_address), remote)
+    same = scores(local) == scores(remote)
+    print(f"\nDask ({', '.join(assignments)}: {n} notebooks): two local slots {local_wall:.1f} s, "
+          f"a local cluster of 2 single-threaded workers {dask_wall:.1f} s "
+          f"({100 * (dask_wall / local_wall - 1):+.0f}%, target <= 15%); scores identical: {same}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scaling", default="10,100,300", help="class sizes for the growth figures")
     parser.add_argument("--scaling-assignments", default="01_gradient_descent,04_single_neuron,05_single_path_backprop")
     parser.add_argument("--baseline", metavar="PYTHON", help="also time `PYTHON -m autograde grade` (another "
                         "checkout's environment, e.g. main before a change) on the same class, in this run")
+    parser.add_argument("--dask-assignments", default="01_gradient_descent,04_single_neuron",
+                        help="the class graded locally and on a local Dask cluster ('' skips it)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-class-"))
     print(f"machine: {os.cpu_count()} cores; work folder {work}")
@@ -248,6 +272,8 @@ def main() -> int:
             shutil.rmtree(course)
         if per:
             print(f"seconds per notebook vary by {100 * (max(per) / min(per) - 1):.0f}% across sizes (target <= 15%)")
+        if args.dask_assignments:
+            dask_overhead(work, args.dask_assignments.split(","))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
