@@ -230,19 +230,28 @@ class LatePenalty(LateSubmissionPlugin):
 
 
 def reapply(api) -> None:
-    """Run nbgrader's `AssignLatePenalties`, as configured for the course, over every submitted
-    notebook in the gradebook: due dates, extensions and penalties follow the deadlines file and
-    the current scores, written answers graded by hand included (about 0.1 s per notebook)."""
+    """Run nbgrader's `AssignLatePenalties`, as configured for the course, over every late or
+    penalised submitted notebook in the gradebook: due dates, extensions and penalties follow the
+    deadlines file and the current scores, written answers graded by hand included (about 0.1 s
+    per notebook). First the file's dates go into the gradebook, as `LatePenalty` does for each
+    notebook; then a notebook that is not late and holds no penalty is skipped: the preprocessor
+    would set its penalty to None, which it is."""
     import nbformat
     from nbgrader.api import Gradebook
     from nbgrader.preprocessors import AssignLatePenalties
 
-    db_url = api.coursedir.db_url
+    db_url, found = api.coursedir.db_url, load(api.coursedir.root)
     with Gradebook(db_url, api.coursedir.course_id) as gb:
-        if load(api.coursedir.root) is None and not any(a.duedate for a in gb.assignments):
+        if found is None and not any(a.duedate for a in gb.assignments):
             return  # no due date anywhere: nothing can be late
+        if found is not None:
+            for s in [s for a in gb.assignments for s in a.submissions]:
+                submitted = Path(api.coursedir.format_path(api.coursedir.submitted_directory, s.student.id,
+                                                           s.assignment.name))
+                settle(gb, found, submitted, s.assignment.name, s.student.id)
         notebooks = [(s.student.id, s.assignment.name, nb.name)
-                     for a in gb.assignments for s in a.submissions for nb in s.notebooks]
+                     for a in gb.assignments for s in a.submissions for nb in s.notebooks
+                     if s.total_seconds_late > 0 or nb.late_submission_penalty is not None]
     empty = nbformat.v4.new_notebook()
     for student, assignment, notebook in notebooks:
         resources = {"nbgrader": {"student": student, "assignment": assignment, "notebook": notebook,

@@ -182,6 +182,19 @@ def test_penalties_follow_points_given_by_hand_and_a_changed_extension(graded, t
     assert found["late"][2] == timedelta(days=1)
 
 
+def test_an_earlier_due_date_and_a_withdrawn_extension_reach_submissions_that_had_no_penalty(graded, tmp_path):
+    """`reapply` skips notebooks that are neither late nor penalised, but only after the file's dates
+    are in the gradebook: a due date moved a day earlier makes "on_time" late, and "extended" loses
+    its extension."""
+    course = copy_course(graded[0], tmp_path / "course")
+    assert _submissions(course)["on_time"][1] == 0 and _submissions(course)["extended"][1] == 0
+    (course / deadlines.FILE).write_text(f"[due]\n{ASSIGNMENT} = 2026-02-28T12:00:00Z\n")
+    deadlines.reapply(api(course))
+    found = _submissions(course)
+    assert found["on_time"][1] == pytest.approx(0.3)  # 24 h less 1 min late: one day begun, 10 % of 3
+    assert found["extended"][2] is None and found["extended"][1] == pytest.approx(0.9)  # 50 h: three days begun
+
+
 def test_a_broken_deadlines_file_stops_grading_before_anything_is_graded(tiny, tmp_path):
     course = copy_course(tiny, tmp_path / "course")
     (course / deadlines.FILE).write_text("[due]\ntiny = tomorrow\n")
