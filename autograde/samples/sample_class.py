@@ -165,14 +165,15 @@ def _stamp(folder: Path, when: datetime, write_timestamp: bool) -> None:
 
 
 def place_submissions(course: Path, class_file: Path = CLASS_FILE, root: Path = bundled.ROOT,
-                      students: list[str] | None = None) -> int:
-    """Write every sample student's notebooks (or only those of ``students``) into ``course``/submitted,
-    dated and broken as the plans say, built from the solutions/ and released course/ in ``root``
-    (`submissions.build`); return how many submission folders were written."""
+                      students: list[str] | None = None, keys: set[tuple[str, str]] | None = None) -> int:
+    """Write every sample student's notebooks (or only those of ``students``, or only the
+    (student, assignment) ``keys``) into ``course``/submitted, dated and broken as the plans say,
+    built from the solutions/ and released course/ in ``root`` (`submissions.build`); return how
+    many submission folders were written."""
     due = deadlines.load_file(DEADLINES_FILE).due
     count = 0
     for (student, assignment), plan in expected(class_file).items():
-        if students and student not in students:
+        if (students and student not in students) or (keys is not None and (student, assignment) not in keys):
             continue
         nb = submissions.build(assignment, plan["base"], answer_sources(assignment, plan, class_file), root)
         path = submissions.write(nb, course, student, assignment)
