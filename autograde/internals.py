@@ -7,6 +7,7 @@ fails as soon as one of them is gone, so an upgrade breaks a test, not a grade.
 from __future__ import annotations
 
 import atexit
+import threading
 
 
 def on_cell_timeout(client, handler) -> None:
@@ -58,3 +59,32 @@ def alembic_head_in_process() -> None:
 
     head.in_process, head.original = True, original
     gradebook_api.get_alembic_version = head
+
+
+SHARED_ENGINES = 8
+
+
+def shared_engines() -> None:
+    """nbgrader opens a new `Gradebook` (and so a new SQLAlchemy engine) in each preprocessor of each
+    notebook, and SQLAlchemy keeps its compiled SQL per engine: every statement of every notebook
+    was compiled again. Engines are now made once per database URL in this process, by replacing
+    the ``create_engine`` that ``nbgrader.api`` imported; ``Gradebook.close`` still disposes of the
+    engine's connections (the next Gradebook opens new ones), the compiled SQL stays. The last
+    `SHARED_ENGINES` URLs are kept."""
+    from nbgrader import api as gradebook_api
+
+    if getattr(gradebook_api.create_engine, "shared", False):
+        return
+    original, engines, lock = gradebook_api.create_engine, {}, threading.Lock()
+
+    def create_engine(url, **options):
+        key = (str(url), tuple(sorted(options.items())))
+        with lock:  # the coordinator's gradebook thread and its main thread both open gradebooks
+            engine = engines.pop(key, None) or original(url, **options)
+            engines[key] = engine  # the most recently used last
+            while len(engines) > SHARED_ENGINES:
+                engines.pop(next(iter(engines))).dispose()
+        return engine
+
+    create_engine.shared, create_engine.original = True, original
+    gradebook_api.create_engine = create_engine

@@ -36,3 +36,31 @@ def test_new_gradebooks_get_the_schema_version_alembic_itself_gives():
     assert gradebook_api.get_alembic_version() == gradebook_api.get_alembic_version.original()
     assert "alembic_version = get_alembic_version()" in inspect.getsource(gradebook_api.Gradebook.__init__)
     assert "_temp_alembic_ini" in inspect.getsource(gradebook_api.get_alembic_version.original)
+
+
+def test_gradebooks_of_one_database_share_an_engine_and_keep_its_compiled_sql(tmp_path):
+    """`autograde.internals.shared_engines`: nbgrader still makes its engine with the
+    ``create_engine`` it imported, a second Gradebook of the same URL gets the same engine (its
+    compiled statements are reused), and closing a Gradebook still releases its connections."""
+    from nbgrader import api as gradebook_api
+
+    from autograde import internals
+
+    internals.shared_engines()
+    assert "self.engine = create_engine(db_url" in inspect.getsource(gradebook_api.Gradebook.__init__)
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with gradebook_api.Gradebook(url) as first:
+        first.add_student("ada")
+        engine = first.engine
+    assert engine.pool.checkedout() == 0
+    with gradebook_api.Gradebook(url) as second:
+        assert second.engine is engine and second.find_student("ada").id == "ada"
+        cached = len(engine._compiled_cache)
+    with gradebook_api.Gradebook(url) as again:
+        assert again.find_student("ada").id == "ada"
+    assert cached > 0 and len(engine._compiled_cache) == cached  # nothing compiled again
+    others = [gradebook_api.Gradebook(f"sqlite:///{tmp_path / f'g{n}.db'}") for n in range(internals.SHARED_ENGINES)]
+    for gradebook in others:
+        gradebook.close()
+    with gradebook_api.Gradebook(url) as third:
+        assert third.engine is not engine  # the least recently used URL made room

@@ -39,6 +39,7 @@ def api(root: Path, **overrides):
     from autograde import internals
 
     internals.alembic_head_in_process()
+    internals.shared_engines()
 
     config = course_config(Path(root), **overrides)
     config.CourseDirectory.root = str(Path(root).resolve())

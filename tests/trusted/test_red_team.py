@@ -207,10 +207,17 @@ def test_in_kernel_control_grades_honest_students_alike(tiny_in_kernel):
 # ------------------------------------------------------------------ the real course: 01 and 02
 
 
+REAL_CELL_SECONDS = 8
+
+
 @pytest.fixture(scope="module")
 def real_template(tmp_path_factory, released) -> Path:
     course = released(tmp_path_factory.mktemp("red-real"))
     (course / "deadlines.toml").unlink()  # no due dates: the honest students' summaries stay empty
+    # Four huge expressions hang their own kernel's next cells: each waits out the cell limit, which
+    # proves nothing at 30 s that it does not at 8 (the longest honest cell takes about 1 s).
+    with (course / "nbgrader_config.py").open("a") as config:
+        config.write(f"\nc.Execute.timeout = {REAL_CELL_SECONDS}\n")
     return course
 
 
