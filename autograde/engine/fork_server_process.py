@@ -15,8 +15,10 @@ The first line written is ``{"ready": [modules]}``.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
+import pkgutil
 import signal
 import sys
 
@@ -198,6 +200,24 @@ def _manage(request: dict) -> dict:
     return {"killed": pid}
 
 
+def _expanded(names: list[str]) -> list[str]:
+    """The names, with "package.*" standing for the package and every module in it (found on disk
+    by pkgutil; a package that cannot be found stands for nothing)."""
+    found = []
+    for name in names:
+        if not name.endswith(".*"):
+            found.append(name)
+            continue
+        package = name[:-2]
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.submodule_search_locations is None:
+            continue
+        found.append(package)
+        found += [m.name for m in pkgutil.walk_packages(spec.submodule_search_locations, f"{package}.",
+                                                         onerror=lambda _: None)]
+    return found
+
+
 def serve(modules: list[str]) -> None:
     from autograde.engine import sandbox_bootstrap
 
@@ -205,7 +225,7 @@ def serve(modules: list[str]) -> None:
     os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # ipykernel's debugger, imported here: no warning
     loaded = []
-    for name in KERNEL_MODULES + modules:
+    for name in KERNEL_MODULES + _expanded(modules):
         try:
             importlib.import_module(name)
             loaded.append(name)

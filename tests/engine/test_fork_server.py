@@ -77,3 +77,16 @@ def test_a_run_with_another_environment_gets_servers_of_its_own(monkeypatch):
     monkeypatch.setenv("BACKPROP_SOMETHING_ELSE", "1")  # an unsandboxed server hands it to its kernels
     with kept_servers(1, sandboxed=False) as other:
         assert not set(_pids(other)) & set(kept)
+
+
+def test_a_package_star_preloads_every_module_of_the_course_package():
+    """"backprop_course.*" in PRELOAD: the misconceptions the test cells import and the plots and
+    widgets the notebooks import are loaded once in the server, not in every kernel and checker."""
+    from autograde.engine.fork_server import PRELOAD
+    from autograde.engine.fork_server_process import _expanded
+
+    names = _expanded(PRELOAD)
+    assert "backprop_course.*" not in names and {"numpy", "backprop_course", "backprop_course.checks"} <= set(names)
+    assert {"backprop_course.misconceptions.single_path_backprop", "backprop_course.lab_widgets",
+            "backprop_course.checks.symbolic"} <= set(names)
+    assert _expanded(["no_such_package.*", "json"]) == ["json"]
