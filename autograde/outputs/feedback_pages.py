@@ -14,6 +14,7 @@ from pathlib import Path
 
 from jinja2 import BytecodeCache
 from nbconvert.exporters import HTMLExporter
+from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.strings import clean_html
 from traitlets import default
 from traitlets.config import Config
@@ -31,6 +32,22 @@ def clean_html_once(element) -> str:
     of an assignment repeat the course's own cells student after student, and bleach was a quarter
     of a page's time."""
     return _cleaned(element.decode() if isinstance(element, bytes) else str(element))
+
+
+@functools.lru_cache(maxsize=4096)
+def _highlighted(source: str, language: str, magics: str | None) -> str:
+    return Highlight2HTML(pygments_lexer=language)(source, metadata={"magics_language": magics} if magics else None)
+
+
+class HighlightOnce:
+    """nbconvert's `Highlight2HTML` (Pygments), worked out once per distinct cell in this process:
+    the course's own cells are the same on every page of an assignment. ``lexer`` is the notebook's
+    (`FeedbackExporter` sets it from the notebook's language_info, as HTMLExporter does)."""
+
+    lexer = "ipython3"
+
+    def __call__(self, source: str, language: str | None = None, metadata=None) -> str:
+        return _highlighted(source, language or self.lexer, (metadata or {}).get("magics_language"))
 
 
 class _CompiledTemplates(BytecodeCache):
@@ -68,10 +85,12 @@ class FeedbackExporter(HTMLExporter):
 
     @default("filters")
     def _filters_default(self):
-        return {"clean_html": clean_html_once}
+        return {"clean_html": clean_html_once, "highlight_code": HighlightOnce()}
 
     def from_notebook_node(self, nb, resources=None, **kw):
         self.environment.bytecode_cache = _COMPILED
+        language = nb.metadata.get("language_info", {})
+        self.filters["highlight_code"].lexer = language.get("pygments_lexer", language.get("name")) or "ipython3"
         return super().from_notebook_node(nb, resources, **kw)
 
     @default("embed_images")

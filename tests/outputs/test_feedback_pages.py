@@ -208,3 +208,18 @@ def test_html_is_cleaned_once_per_text_exactly_as_nbconvert_cleans_it():
     hits = _cleaned.cache_info().hits
     clean_html_once(hostile)
     assert _cleaned.cache_info().hits == hits + 1
+
+
+def test_code_is_highlighted_once_per_cell_exactly_as_nbconvert_highlights_it():
+    from nbconvert.filters.highlight import Highlight2HTML
+
+    from autograde.outputs.feedback_pages import HighlightOnce, _highlighted
+
+    highlight, cell = HighlightOnce(), "def df(x):\n    return 2 * x  # the slope"
+    assert highlight(cell) == Highlight2HTML()(cell) and 'class="k"' in highlight(cell)
+    magic = "%%bash\necho hi"
+    assert highlight(magic, metadata={"magics_language": "bash"}) == Highlight2HTML()(magic, metadata={"magics_language": "bash"})
+    assert highlight(cell, "python") == Highlight2HTML(pygments_lexer="python")(cell)
+    hits = _highlighted.cache_info().hits
+    highlight(cell)
+    assert _highlighted.cache_info().hits == hits + 1
