@@ -8,8 +8,11 @@ same page to feedback/<student>/<assignment>/<notebook>.html.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
+import re
+import secrets
 from pathlib import Path
 
 from jinja2 import BytecodeCache
@@ -42,12 +45,39 @@ def _highlighted(source: str, language: str, magics: str | None) -> str:
 class HighlightOnce:
     """nbconvert's `Highlight2HTML` (Pygments), worked out once per distinct cell in this process:
     the course's own cells are the same on every page of an assignment. ``lexer`` is the notebook's
-    (`FeedbackExporter` sets it from the notebook's language_info, as HTMLExporter does)."""
+    (`FeedbackExporter` sets it from the notebook's language_info, as HTMLExporter does).
+
+    While a page is rendered (`deferred`), each cell's code is a token at first, put back by
+    `put_back` once nbconvert has run BeautifulSoup over the page: the code's thousands of
+    Pygments tags were most of what it parsed (a third of a page's time), and it changes nothing in
+    them (it adds alt text to images and tabindex to cell wrappers, which stay in the page it parses).
+    A token is a random word, which bleach's `clean_html` in the template leaves as it is; the
+    code put back is cleaned as the template would have cleaned it."""
 
     lexer = "ipython3"
 
+    def __init__(self):
+        self.pending: dict[str, str] | None = None
+        self.nonce = ""
+
     def __call__(self, source: str, language: str | None = None, metadata=None) -> str:
-        return _highlighted(source, language or self.lexer, (metadata or {}).get("magics_language"))
+        html = _highlighted(source, language or self.lexer, (metadata or {}).get("magics_language"))
+        if self.pending is None:
+            return html
+        token = f"{self.nonce}x{len(self.pending)}"
+        self.pending[token] = html
+        return token
+
+    @contextlib.contextmanager
+    def deferred(self):
+        self.pending, self.nonce = {}, f"code{secrets.token_hex(8)}"
+        try:
+            yield self
+        finally:
+            self.pending = None
+
+    def put_back(self, page: str) -> str:
+        return re.sub(rf"{self.nonce}x\d+", lambda token: _cleaned(self.pending[token.group()]), page)
 
 
 class _CompiledTemplates(BytecodeCache):
@@ -90,8 +120,11 @@ class FeedbackExporter(HTMLExporter):
     def from_notebook_node(self, nb, resources=None, **kw):
         self.environment.bytecode_cache = _COMPILED
         language = nb.metadata.get("language_info", {})
-        self.filters["highlight_code"].lexer = language.get("pygments_lexer", language.get("name")) or "ipython3"
-        return super().from_notebook_node(nb, resources, **kw)
+        highlight = self.filters["highlight_code"]
+        highlight.lexer = language.get("pygments_lexer", language.get("name")) or "ipython3"
+        with highlight.deferred():
+            page, resources = super().from_notebook_node(nb, resources, **kw)
+            return highlight.put_back(page), resources
 
     @default("embed_images")
     def _embed_images_default(self):

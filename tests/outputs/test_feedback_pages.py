@@ -4,6 +4,7 @@ CLI. No page shows hidden test code, a hidden test's input or its expected value
 without the course's nbgrader_config.py settings, shows all three (the control)."""
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 import subprocess
@@ -223,3 +224,28 @@ def test_code_is_highlighted_once_per_cell_exactly_as_nbconvert_highlights_it():
     hits = _highlighted.cache_info().hits
     highlight(cell)
     assert _highlighted.cache_info().hits == hits + 1
+
+
+def test_code_put_back_after_nbconverts_page_pass_gives_the_page_it_would_have_given(real, monkeypatch):
+    """`HighlightOnce.deferred`: the page nbconvert's BeautifulSoup pass would have written over the
+    whole page (code included) and the page written with the code put back afterwards are the same
+    document; they differ only in blank space between tags that the pass folds."""
+    from bs4 import BeautifulSoup
+
+    from autograde.outputs.feedback_pages import HighlightOnce
+
+    course, batch = real
+    page = course / "feedback" / "wrongdf" / REAL / f"{REAL}.html"
+    deferred = batch[f"wrongdf/{REAL}/{REAL}.html"]
+    assert '<span class="k">def</span>' in deferred and not re.search(r"code[0-9a-f]{16}x\d", deferred)
+    try:
+        monkeypatch.setattr(HighlightOnce, "deferred", lambda self: contextlib.nullcontext())
+        monkeypatch.setattr(HighlightOnce, "put_back", lambda self, text: text)
+        assert api(course).generate_feedback(REAL, "wrongdf", force=True)["success"]
+        whole = page.read_text()
+    finally:
+        monkeypatch.undo()
+        api(course).generate_feedback(REAL, "wrongdf", force=True)
+    assert whole != deferred
+    assert str(BeautifulSoup(deferred, "html.parser")) == str(BeautifulSoup(whole, "html.parser"))
+    assert pages(course) == batch
