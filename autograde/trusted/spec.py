@@ -4,6 +4,7 @@ its code cells in order, the test cells with their hidden tests, and the names s
 from __future__ import annotations
 
 import ast
+import functools
 import re
 
 import nbformat
@@ -41,9 +42,11 @@ def defined_names(source: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def names_in(source: str) -> tuple[set[str], set[str]] | None:
+@functools.lru_cache(maxsize=4096)
+def names_in(source: str) -> tuple[frozenset[str], frozenset[str]] | None:
     """(names the cell binds at top level, imports included; every name it mentions anywhere),
-    or None when that cannot be known (a syntax error, a star import)."""
+    or None when that cannot be known (a syntax error, a star import). Worked out once per
+    distinct source in a process (the course's cells recur in every notebook)."""
     try:
         tree = ast.parse(_python(source))
     except SyntaxError:
@@ -63,7 +66,7 @@ def names_in(source: str) -> tuple[set[str], set[str]] | None:
             if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Store) \
                     and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 binds.add(inner.id)
-    return binds, mentions
+    return frozenset(binds), frozenset(mentions)
 
 
 def mark_needed(cells: list[dict]) -> None:
