@@ -345,7 +345,10 @@ def check(task: dict) -> dict:
     {"verdicts": grade_id → verdict, "memos": the entries this notebook's checks added to each memo
     table of task["memos"] (`autograde.trusted.run.MEMOS`)}."""
     memos = _open_memos(task.get("memos", {}))
-    connection = Connection(task["socket"], task.get("call_timeout", 60.0))
+    call_timeout = task.get("call_timeout", 60.0)
+    # The kernel opened its socket before its first cell ran: a socket still closed when the checks
+    # begin will not open, and waiting longer than a call may take proves nothing more.
+    connection = Connection(task["socket"], call_timeout, connect_timeout=min(30.0, call_timeout))
     try:
         names = task["student_names"]
         given = {n for cell in task["cells"] if cell["kind"] == "setup" for n in cell.get("defines", [])}
