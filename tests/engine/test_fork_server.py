@@ -54,6 +54,38 @@ def test_answers_to_earlier_kernel_info_requests_do_not_confuse_the_wait(server,
     assert text == "first 42\n"
 
 
+class _Channel:
+    """A channel that hands out the given messages, then has nothing (as jupyter_client's does)."""
+
+    def __init__(self, messages):
+        self.messages = list(messages)
+
+    async def get_msg(self, timeout=None):
+        from queue import Empty
+
+        if not self.messages:
+            raise Empty
+        return self.messages.pop(0)
+
+
+def _message(msg_type: str, parent: str, state: str | None = None) -> dict:
+    return {"msg_type": msg_type, "parent_header": {"msg_id": parent},
+            "content": {"execution_state": state} if state else {}}
+
+
+def test_the_wait_takes_only_the_answers_to_its_own_request():
+    """`ReadyKernelClient._answer`: a reply or an "idle" that answers an earlier request (its
+    parent is another message) is not the kernel answering this one."""
+    shell = _Channel([_message("kernel_info_reply", "earlier"), _message("kernel_info_reply", "mine")])
+    found = asyncio.run(ReadyKernelClient._answer(shell, "mine", "kernel_info_reply", 1.0))
+    assert found["parent_header"]["msg_id"] == "mine"
+    iopub = _Channel([_message("status", "earlier", "idle"), _message("status", "mine", "busy")])
+    assert asyncio.run(ReadyKernelClient._answer(iopub, "mine", "status", 1.0, idle=True)) is None
+    iopub = _Channel([_message("status", "mine", "busy"), _message("status", "mine", "idle")])
+    assert asyncio.run(ReadyKernelClient._answer(iopub, "mine", "status", 1.0, idle=True))["content"] == \
+        {"execution_state": "idle"}
+
+
 def _pids(servers) -> list[int]:
     return [s._process.pid for s in servers] + [servers[0].checker._process.pid]
 
