@@ -88,3 +88,42 @@ def shared_engines() -> None:
 
     create_engine.shared, create_engine.original = True, original
     gradebook_api.create_engine = create_engine
+
+
+class _SchemaOnce:
+    """``jsonschema`` as nbgrader's cell-metadata check sees it, with ``validate`` keeping one
+    validator per schema (`schema_checked_once`); every other name is jsonschema's own."""
+
+    def __init__(self, module):
+        self._module, self._validators, self._lock = module, {}, threading.Lock()
+
+    def validate(self, instance, schema) -> None:
+        import json
+
+        from jsonschema import exceptions, validators
+
+        key = json.dumps(schema, sort_keys=True)
+        with self._lock:
+            validator = self._validators.get(key)
+            if validator is None:
+                kind = validators.validator_for(schema)
+                kind.check_schema(schema)
+                validator = self._validators[key] = kind(schema)
+        error = exceptions.best_match(validator.iter_errors(instance))  # as jsonschema.validate does
+        if error is not None:
+            raise error
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+
+def schema_checked_once() -> None:
+    """nbgrader checks each cell's nbgrader metadata with ``jsonschema.validate(metadata, schema)``,
+    which first checks the schema itself against JSON Schema's meta-schema: for every cell of every
+    notebook, in the sanitize pass and again in scoring (a third of the sanitize pass). nbgrader's
+    metadata module now sees a ``jsonschema`` whose ``validate`` checks each schema once and raises
+    the same errors (`_SchemaOnce`)."""
+    from nbgrader.nbgraderformat import common
+
+    if not isinstance(common.jsonschema, _SchemaOnce):
+        common.jsonschema = _SchemaOnce(common.jsonschema)

@@ -64,3 +64,31 @@ def test_gradebooks_of_one_database_share_an_engine_and_keep_its_compiled_sql(tm
         gradebook.close()
     with gradebook_api.Gradebook(url) as third:
         assert third.engine is not engine  # the least recently used URL made room
+
+
+def test_cell_metadata_is_checked_against_a_schema_checked_once_with_jsonschemas_own_errors():
+    """`autograde.internals.schema_checked_once`: nbgrader still validates cell metadata with
+    ``jsonschema.validate`` from its module's ``jsonschema``; valid metadata passes, invalid metadata
+    raises the error jsonschema itself raises, and the schema is checked once."""
+    import jsonschema
+    from nbformat.v4 import new_code_cell
+    from nbgrader.nbgraderformat import MetadataValidator, common
+
+    from autograde import internals
+
+    internals.schema_checked_once()
+    assert "jsonschema.validate(cell.metadata['nbgrader'], self.schema)" in inspect.getsource(common)
+    checker = MetadataValidator()
+    good = {"grade": True, "grade_id": "test_a", "locked": True, "points": 1, "schema_version": 3, "solution": False}
+    checker.validate_cell(new_code_cell("x = 1", metadata={"nbgrader": good}))
+    bad = {**good, "points": "one"}
+    try:
+        jsonschema.validate(bad, checker.schema)
+    except jsonschema.ValidationError as error:
+        expected = error.message
+    try:
+        checker.validate_cell(new_code_cell("x = 1", metadata={"nbgrader": bad}))
+        raise AssertionError("invalid metadata passed")
+    except jsonschema.ValidationError as error:
+        assert error.message == expected
+    assert len(common.jsonschema._validators) == 1
