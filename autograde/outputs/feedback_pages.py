@@ -64,7 +64,7 @@ class HighlightOnce:
         html = _highlighted(source, language or self.lexer, (metadata or {}).get("magics_language"))
         if self.pending is None:
             return html
-        token = f"{self.nonce}x{len(self.pending)}"
+        token = f"{self.nonce}x{len(self.pending)}x"  # ended: "…x1x" never reads as "…x12x"
         self.pending[token] = html
         return token
 
@@ -77,7 +77,7 @@ class HighlightOnce:
             self.pending = None
 
     def put_back(self, page: str) -> str:
-        return re.sub(rf"{self.nonce}x\d+", lambda token: _cleaned(self.pending[token.group()]), page)
+        return re.sub(rf"{self.nonce}x\d+x", lambda token: _cleaned(self.pending[token.group()]), page)
 
 
 class _CompiledTemplates(BytecodeCache):

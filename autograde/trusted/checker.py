@@ -346,8 +346,9 @@ def check(task: dict) -> dict:
     table of task["memos"] (`autograde.trusted.run.MEMOS`)}."""
     memos = _open_memos(task.get("memos", {}))
     call_timeout = task.get("call_timeout", 60.0)
-    # The kernel opened its socket before its first cell ran: a socket still closed when the checks
-    # begin will not open, and waiting longer than a call may take proves nothing more.
+    # The grader asks the idle kernel to open its socket just before this checker starts: a kernel
+    # that has not opened it within one call's limit (and at most 30 s) is not answering, and
+    # waiting longer proves nothing more (it is run once more in a fresh kernel, `run.UNANSWERED`).
     connection = Connection(task["socket"], call_timeout, connect_timeout=min(30.0, call_timeout))
     try:
         names = task["student_names"]

@@ -237,7 +237,7 @@ def test_code_put_back_after_nbconverts_page_pass_gives_the_page_it_would_have_g
     course, batch = real
     page = course / "feedback" / "wrongdf" / REAL / f"{REAL}.html"
     deferred = batch[f"wrongdf/{REAL}/{REAL}.html"]
-    assert '<span class="k">def</span>' in deferred and not re.search(r"code[0-9a-f]{16}x\d", deferred)
+    assert '<span class="k">def</span>' in deferred and not re.search(r"code[0-9a-f]{16}x\d+x", deferred)
     try:
         monkeypatch.setattr(HighlightOnce, "deferred", lambda self: contextlib.nullcontext())
         monkeypatch.setattr(HighlightOnce, "put_back", lambda self, text: text)

@@ -38,3 +38,9 @@ def copy(template_folder: Path, target: Path) -> Path:
         source = Path(template_folder) / name
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, course / name)
     return course
+
+
+def limit_cells(course: Path, seconds: float) -> None:
+    """The course's cell limit (``c.Execute.timeout`` in its nbgrader_config.py) set to ``seconds``."""
+    with (Path(course) / "nbgrader_config.py").open("a") as config:
+        config.write(f"\nc.Execute.timeout = {seconds}\n")

@@ -44,6 +44,7 @@ from grading import (
     grade_batch,
     open_without_sandbox,
 )
+from support import released_course
 from support.tiny_course import ASSIGNMENT, copy_course, submit
 
 from autograde.engine import sandbox
@@ -216,8 +217,7 @@ def real_template(tmp_path_factory, released) -> Path:
     (course / "deadlines.toml").unlink()  # no due dates: the honest students' summaries stay empty
     # Four huge expressions hang their own kernel's next cells: each waits out the cell limit, which
     # proves nothing at 30 s that it does not at 8 (the longest honest cell takes about 1 s).
-    with (course / "nbgrader_config.py").open("a") as config:
-        config.write(f"\nc.Execute.timeout = {REAL_CELL_SECONDS}\n")
+    released_course.limit_cells(course, REAL_CELL_SECONDS)
     return course
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from support import released_course
 
 from autograde import pipeline
 from autograde.samples import answer_bank, submissions
@@ -29,8 +30,7 @@ def template(tmp_path_factory, released):
     course = released(tmp_path_factory.mktemp("self-reports"))
     # The liar's clock stops the notebook's own timing demonstration from ever finishing: it waits
     # out the cell limit, which proves nothing at 30 s that it does not at 12 (honest: about 2 s).
-    with (course / "nbgrader_config.py").open("a") as config:
-        config.write("\nc.Execute.timeout = 12\n")
+    released_course.limit_cells(course, 12)
     for student, code in STUDENTS.items():
         answers = {"chain_gradient": code} if code else {}
         submissions.write(submissions.build(ASSIGNMENT, "solution", answers), course, student, ASSIGNMENT)
