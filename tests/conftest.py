@@ -66,22 +66,14 @@ def graded(tmp_path_factory, released):
 
 
 @pytest.fixture(scope="session")
-def bank_checker():
-    """One fork server and its checker's (`support.checked_bank.Checker`) per test worker."""
-    checker = checked_bank.Checker()
-    yield checker
-    checker.close()
-
-
-@pytest.fixture(scope="session")
-def checked(bank_checker):
+def checked():
     """checked(answer) → that bank entry graded at the checker level (`support.checked_bank`),
-    on one fork server per test worker."""
+    once per test worker."""
     found: dict[str, object] = {}
 
     def grade(answer: answer_bank.Answer):
         if answer.key not in found:
-            found[answer.key] = bank_checker.grade(answer)
+            found[answer.key] = checked_bank.grade(answer)
         return found[answer.key]
 
     return grade

@@ -12,35 +12,16 @@ as for `python -m autograde grade`.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import threading
 from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import Execute
 
+from autograde.engine.fork_server import kept_servers
 from autograde.engine.notebook_run import InfrastructureError, Task, run_task
 from autograde.settings import Grader, KernelLimits
 from autograde.trusted import spec as trusted_spec
-
-_SERVERS: dict[tuple[bool, KernelLimits], object] = {}  # (sandboxed, limits) → this process's kernel fork server
-_LOCK = threading.Lock()
-
-
-def _server(sandboxed: bool, limits: KernelLimits):
-    """One kernel fork server (and its checker server) per process and settings, started on first use."""
-    from autograde.engine import sandbox
-    from autograde.engine.fork_server import ForkServer
-
-    with _LOCK:
-        if (sandboxed, limits) not in _SERVERS:
-            server = ForkServer(checker=ForkServer(), sandboxed=sandboxed and sandbox.level() in sandbox.ISOLATED,
-                                limits=limits)
-            atexit.register(server.checker.close)
-            atexit.register(server.close)
-            _SERVERS[(sandboxed, limits)] = server
-        return _SERVERS[(sandboxed, limits)]
-
 
 def _run(coroutine):
     """Run a coroutine to its end, also from a thread whose event loop is running (the formgrader)."""
@@ -67,7 +48,8 @@ class TrustedExecute(Execute):
                     self._files(coursedir, about["student"], about["assignment"]), self._execute_config(),
                     {about["notebook"]: self._spec(about["assignment"], about["notebook"])} if grading.trusted else None,
                     limits=grading.notebook_limits(), kernel_limits=grading.kernel_limits(), sandbox=grading.sandbox)
-        done = _run(run_task(_server(task.sandbox, task.kernel_limits), task))
+        with kept_servers(1, task.sandbox, task.kernel_limits) as (server,):
+            done = _run(run_task(server, task))
         if done.infrastructure:
             raise InfrastructureError(f"{about['student']}/{about['assignment']}: {done.infrastructure}")
         if done.error:

@@ -37,6 +37,19 @@ log = logging.getLogger(__name__)
 # SymPy imports its tensor and combinatorics modules on first use of ``a - b`` (0.2 s each time).
 PRELOAD = ["numpy", "sympy", "sympy.tensor.tensor", "sympy.utilities.lambdify", "matplotlib", "matplotlib.pyplot", "ipywidgets",
            "backprop_course.*", "autograde.trusted.checker"]
+# What a sandboxed server sees of the grader's environment (its kernels see nothing else).
+SANDBOX_VARIABLES = ("PATH", "LANG", "MPLBACKEND")
+# Variables that name the caller's current step, not its environment: pytest rewrites this one before
+# every phase of every test. No kernel or check reads it, so it never keeps a server from a next run.
+STEP_VARIABLES = ("PYTEST_CURRENT_TEST",)
+
+
+def server_environment(sandboxed: bool) -> dict[str, str]:
+    """The environment a server's processes get from this one: a sandboxed server only
+    SANDBOX_VARIABLES; an unsandboxed one (the checkers' server, or kernels where no sandbox is
+    possible) all of it but STEP_VARIABLES. A kept server serves a run whose environment gives the same."""
+    names = SANDBOX_VARIABLES if sandboxed else [k for k in os.environ if k not in STEP_VARIABLES]
+    return {k: os.environ[k] for k in names if k in os.environ}
 
 
 def _rlimits(limits: KernelLimits) -> dict:
@@ -89,7 +102,7 @@ class ForkServer:
         self.scratch_root = Path(tempfile.mkdtemp(prefix=f"grader-{os.getpid()}-"))
         # -I: no user site, no PYTHON* variables, no script folder on sys.path; -B: no .pyc written.
         self._argv = [sys.executable, "-I", "-B", "-m", "autograde.engine.fork_server_process", *preload]
-        self._env = dict(os.environ)
+        self._env = server_environment(False)
         if uid is not None:
             from autograde.engine import sandbox
 
@@ -101,9 +114,8 @@ class ForkServer:
                                     processes=self.limits.processes, file_bytes=self.limits.file_bytes,
                                     open_files=self.limits.open_files)
             self._argv, _ = sandbox.command(
-                self._argv, self.scratch_root, visible, limits,
-                {k: v for k, v in self._env.items() if k in ("PATH", "LANG", "MPLBACKEND")}
-                | {"MPLCONFIGDIR": "/tmp"}, uid=uid, server=True, hidden=hidden)
+                self._argv, self.scratch_root, visible, limits, server_environment(True) | {"MPLCONFIGDIR": "/tmp"},
+                uid=uid, server=True, hidden=hidden)
         self._lock = threading.Lock()
         self.restarts = 0
         self._start()
@@ -389,12 +401,12 @@ def kept_servers(count: int, sandboxed: bool = True, limits: KernelLimits | None
 
     limits = limits or Grader().kernel_limits()
     isolated = sandboxed and sandbox.level() in sandbox.ISOLATED
-    if not isolated:
+    kernels_kind = ("kernels", isolated, limits, tuple(sorted(server_environment(isolated).items())))
+    checker_kind = ("checker", tuple(sorted(server_environment(False).items())))
+    kernels, checkers = _take(kernels_kind, count), _take(checker_kind, 1)
+    if not isolated and len(kernels) < count:
         log.info("kernels run unsandboxed, with their limits only (%s)",
                  "the sandbox is turned off" if not sandboxed else f"sandbox level {sandbox.level()!r} isolates nothing")
-    environment = tuple(sorted(os.environ.items()))  # an unsandboxed server hands all of it to its kernels
-    kernels_kind, checker_kind = ("kernels", isolated, limits, environment), ("checker", environment)
-    kernels, checkers = _take(kernels_kind, count), _take(checker_kind, 1)
     pool = _starting_pool()
     futures = [pool.submit(ForkServer, sandboxed=isolated, limits=limits) for _ in range(count - len(kernels))]
     futures += [] if checkers else [pool.submit(ForkServer)]

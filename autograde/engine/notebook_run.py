@@ -8,12 +8,10 @@ plain records; nothing here reads a configuration file.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import json
 import logging
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +28,7 @@ from backprop_course import figure_style
 from autograde import internals
 from autograde.settings import Grader, KernelLimits, NotebookLimits
 from autograde.trusted import run as trusted_run
-from autograde.engine.fork_server import ForkServer, fresh_kernel
+from autograde.engine.fork_server import ForkServer, fresh_kernel, kept_servers
 
 log = logging.getLogger(__name__)
 
@@ -304,37 +302,9 @@ async def run_task(server: ForkServer, task: Task) -> Executed:
                     "; ".join(problems), phases=dict(phases))
 
 
-_WORKER = threading.local()  # one kernel fork server per worker thread: one sandbox user each
-_WORKER_SERVERS: list[ForkServer] = []
-_WORKER_LOCK = threading.Lock()
-
-
-def _worker_server(sandboxed: bool, limits: KernelLimits) -> ForkServer:
-    """This thread's kernel fork server for these settings (with a checker server shared by the
-    process), started on first use and closed when the worker process exits. Two threads never
-    share a server: its kernels run as one user, and ending one kernel ends every process of that user."""
-    servers = _WORKER.__dict__.setdefault("servers", {})
-    if (sandboxed, limits) not in servers:
-        from autograde.engine import sandbox
-
-        with _WORKER_LOCK:
-            if not _WORKER_SERVERS:
-                atexit.register(_close_worker_servers)
-            checker = _WORKER_SERVERS[0].checker if _WORKER_SERVERS else ForkServer()
-        server = ForkServer(checker=checker, sandboxed=sandboxed and sandbox.level() in sandbox.ISOLATED, limits=limits)
-        with _WORKER_LOCK:
-            _WORKER_SERVERS.append(server)
-        servers[(sandboxed, limits)] = server
-    return servers[(sandboxed, limits)]
-
-
-def _close_worker_servers() -> None:
-    checkers = {id(s.checker): s.checker for s in _WORKER_SERVERS}
-    for server in [*_WORKER_SERVERS, *checkers.values()]:
-        server.close()
-
-
 def run_task_here(task: Task) -> Executed:
-    """Entry point for a Dask worker thread: the task runs on this thread's own fork server, started
-    with the task's sandbox setting and kernel limits."""
-    return asyncio.run(run_task(_worker_server(task.sandbox, task.kernel_limits), task))
+    """Entry point for a Dask worker thread: the task runs on a fork server of this process's kept
+    ones (`fork_server.kept_servers`) with the task's sandbox setting and kernel limits, that no
+    other thread uses meanwhile (its kernels run as one sandbox user)."""
+    with kept_servers(1, task.sandbox, task.kernel_limits) as (server,):
+        return asyncio.run(run_task(server, task))

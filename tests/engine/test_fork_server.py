@@ -1,10 +1,12 @@
 """Fork servers kept from one grading run to the next, and the kernels they fork: ready without
 jupyter_client's fixed wait, and nothing they print first is lost."""
 import asyncio
+import os
 
 import pytest
 
-from autograde.engine.fork_server import ForkServer, ReadyKernelClient, fresh_kernel, kept_servers
+from autograde.engine.fork_server import (SANDBOX_VARIABLES, ForkServer, ReadyKernelClient, fresh_kernel, kept_servers,
+                                          server_environment)
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +111,26 @@ def test_a_run_with_another_environment_gets_servers_of_its_own(monkeypatch):
     monkeypatch.setenv("BACKPROP_SOMETHING_ELSE", "1")  # an unsandboxed server hands it to its kernels
     with kept_servers(1, sandboxed=False) as other:
         assert not set(_pids(other)) & set(kept)
+
+
+def test_the_step_a_caller_is_at_does_not_keep_a_server_from_its_next_run(monkeypatch):
+    """pytest rewrites PYTEST_CURRENT_TEST before every test: a server kept under one serves the next."""
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "tests/a.py::test_one (call)")
+    with kept_servers(1, sandboxed=False) as first:
+        kept = _pids(first)
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "tests/a.py::test_two (setup)")
+    with kept_servers(1, sandboxed=False) as second:
+        assert _pids(second) == kept
+
+
+def test_a_sandboxed_server_sees_only_its_own_variables(monkeypatch):
+    """So a variable it never receives does not keep it from a run (the key is what it sees)."""
+    monkeypatch.setenv("BACKPROP_SOMETHING_ELSE", "1")
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert server_environment(True) == {k: v for k, v in os.environ.items() if k in SANDBOX_VARIABLES}
+    assert server_environment(True)["PATH"] == "/usr/bin:/bin"
+    assert server_environment(False)["BACKPROP_SOMETHING_ELSE"] == "1"
+    assert "PYTEST_CURRENT_TEST" not in server_environment(False)
 
 
 def test_a_package_star_preloads_every_module_of_the_course_package():

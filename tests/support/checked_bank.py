@@ -1,6 +1,7 @@
-"""The answer bank graded at the checker level: each entry in a fresh kernel forked from one fork
-server, checked by the trusted checker, scored by nbgrader's own `determine_grade`, without the
-rest of nbgrader's autograde (sanitizing, the gradebook) that the full runs already cover.
+"""The answer bank graded at the checker level: each entry in a fresh kernel forked from a fork
+server this process keeps for all its grading runs (`fork_server.kept_servers`), checked by the
+trusted checker, scored by nbgrader's own `determine_grade`, without the rest of nbgrader's
+autograde (sanitizing, the gradebook) that the full runs already cover.
 
 An entry changes one answer cell, so only what depends on that answer is run: the answer cells,
 the course cells they or the tests need, and the test cells that reach the changed name through
@@ -18,13 +19,12 @@ from pathlib import Path
 import nbformat
 from nbgrader.utils import determine_grade
 
-from autograde.engine import sandbox
 from autograde.samples import answer_bank, submissions
 from autograde.engine.notebook_run import execute_notebook
 from autograde.course.release import REPO
 from autograde.outputs.results import TAG, CellResult, SubmissionResult, messages
 from autograde.trusted import spec as trusted_spec
-from autograde.engine.fork_server import ForkServer
+from autograde.engine.fork_server import kept_servers
 
 
 def _meta(cell) -> dict:
@@ -105,21 +105,17 @@ def score(nb, student: str, assignment: str) -> SubmissionResult:
     return result
 
 
-class Checker:
-    """One fork server (sandboxed as in grading) and its checker server, for a test worker."""
+def checked_run(nb, assignment: str, tests: set[str], timeout: float = 30) -> tuple[object, str]:
+    """``nb`` run in a fresh kernel (sandboxed as in grading) with the course's checks of the test
+    cells ``tests``: (the executed notebook, why it stopped early or "")."""
+    with kept_servers(1) as (server,), tempfile.TemporaryDirectory(prefix="bank-", dir=server.scratch_root) as scratch:
+        done, _, why = asyncio.run(execute_notebook(server, nb, Path(scratch), {"timeout": timeout},
+                                                    spec=spec_for(assignment, tests)))
+    return done, why
 
-    def __init__(self):
-        self.checker = ForkServer()
-        self.server = ForkServer(checker=self.checker, sandboxed=sandbox.level() in sandbox.ISOLATED)
 
-    def grade(self, answer: answer_bank.Answer, timeout: float = 30) -> SubmissionResult:
-        nb = submissions.build(answer.assignment, "solution", {answer.name: answer.code})
-        cut, tests = trimmed(nb, answer.assignment, answer.name)
-        with tempfile.TemporaryDirectory(prefix="bank-", dir=self.server.scratch_root) as scratch:
-            done, _, _ = asyncio.run(execute_notebook(
-                self.server, cut, Path(scratch), {"timeout": timeout}, spec=spec_for(answer.assignment, tests)))
-        return score(done, answer.key, answer.assignment)
-
-    def close(self) -> None:
-        self.server.close()
-        self.checker.close()
+def grade(answer: answer_bank.Answer, timeout: float = 30) -> SubmissionResult:
+    """One bank entry graded at the checker level."""
+    nb = submissions.build(answer.assignment, "solution", {answer.name: answer.code})
+    cut, tests = trimmed(nb, answer.assignment, answer.name)
+    return score(checked_run(cut, answer.assignment, tests, timeout)[0], answer.key, answer.assignment)

@@ -107,9 +107,18 @@ def tiny_trusted(tiny_template, tmp_path_factory) -> Batch:
                        extra=_tiny_extras)
 
 
+#: Tricks of the tiny course that fool plain nbgrader (tests run in the student's kernel): the
+#: control shows they are real attacks, so that their trusted scores above mean something.
+#: The whole table, with the real course's, is printed by benchmarks/red_team_control.py.
+FOOL_IN_KERNEL = ["lying_eq_object", "lying_int_subclass", "frame_reads_test_source", "run_cell_replaced",
+                  "input_transformer_blanks_tests", "ast_transformer_strips_asserts"]
+
+
 @pytest.fixture(scope="module")
 def tiny_in_kernel(tiny_template, tmp_path_factory) -> Batch:
-    return grade_batch(tiny_template, tmp_path_factory.mktemp("red-tiny-kernel"), attacks.TINY_KERNEL_TRICKS,
+    """The tricks that fool in-kernel grading, graded that way before the honest students."""
+    fooling = [a for a in attacks.TINY_KERNEL_TRICKS if a.student in FOOL_IN_KERNEL]
+    return grade_batch(tiny_template, tmp_path_factory.mktemp("red-tiny-kernel"), fooling,
                        extra=_tiny_extras, trusted=False)
 
 
@@ -449,13 +458,6 @@ def test_200_mb_of_output_leave_the_grader_and_the_feedback_small(tiny_template,
 
 
 # ------------------------------------------------------------------ the control, printed
-
-
-#: Tricks of the tiny course that fool plain nbgrader (tests run in the student's kernel): the
-#: control shows they are real attacks, so that their trusted scores above mean something.
-#: The whole table, with the real course's, is printed by benchmarks/red_team_control.py.
-FOOL_IN_KERNEL = ["lying_eq_object", "lying_int_subclass", "frame_reads_test_source", "run_cell_replaced",
-                  "input_transformer_blanks_tests", "ast_transformer_strips_asserts"]
 
 
 @pytest.mark.parametrize("student", FOOL_IN_KERNEL)
