@@ -344,8 +344,9 @@ async def fresh_kernel(server: ForkServer, cwd: Path, env: dict[str, str] | None
 # Servers are kept for this process's next grading run (a test session, the formgrader, a notebook
 # server): a server never runs student code and each kernel is a fresh fork, so grading on a kept
 # server is what its next kernel in the same run would be. Idle ones are closed at exit, and the
-# oldest beyond KEPT_IDLE (each holds about 150 MB).
-KEPT_IDLE = 4
+# oldest beyond KEPT_IDLE (each holds about 130 MB): a run on two slots keeps three, and a run
+# with other limits or without the sandbox three more.
+KEPT_IDLE = 6
 _idle: list[tuple[tuple, ForkServer]] = []  # (what it was started for, server), oldest first
 _idle_lock = threading.Lock()
 # One pool of starting threads for the process's life: bubblewrap (--die-with-parent) ends with the

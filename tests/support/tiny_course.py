@@ -42,13 +42,17 @@ def _notebook(extra_tests: tuple[tuple[str, str], ...] = ()) -> nbformat.Noteboo
     return nb
 
 
-def make_course(folder: Path, cell_timeout: int = 5, extra_tests: tuple[tuple[str, str], ...] = ()) -> Path:
+def make_course(folder: Path, cell_timeout: int = 5, extra_tests: tuple[tuple[str, str], ...] = (),
+                check_time_factor: float | None = None) -> Path:
     """A generated nbgrader course with the `tiny` assignment in its gradebook; ``extra_tests``
-    are (grade_id, source) test cells worth 1 point each after the three standard ones."""
+    are (grade_id, source) test cells worth 1 point each after the three standard ones. A
+    ``check_time_factor`` is written as the course's ``c.Grader.check_time_factor``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     config = (REPO / "nbgrader_config.py").read_text()
     config += f"\nc.Execute.timeout = {cell_timeout}\n"
+    if check_time_factor is not None:
+        config += f"c.Grader.check_time_factor = {check_time_factor}\n"
     (folder / "nbgrader_config.py").write_text(config)
     source = folder / "solutions" / ASSIGNMENT
     source.mkdir(parents=True, exist_ok=True)

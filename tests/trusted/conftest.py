@@ -13,7 +13,9 @@ from support.tiny_course import make_course, submit
 
 @pytest.fixture(scope="session")
 def tiny_template(tmp_path_factory) -> Path:
-    return make_course(tmp_path_factory.mktemp("red-tiny") / "course", cell_timeout=3)
+    # The tiny course's checks take milliseconds: 2 cell limits (6 s) are ample, and an attack that
+    # hangs a check (loops_when_checked) waits that out, not the default 4.
+    return make_course(tmp_path_factory.mktemp("red-tiny") / "course", cell_timeout=3, check_time_factor=2)
 
 
 @pytest.fixture(scope="session")

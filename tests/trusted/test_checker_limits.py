@@ -9,7 +9,6 @@ import pytest
 from support.tiny_course import ASSIGNMENT, make_course, submit
 
 from autograde import pipeline
-from autograde.settings import Grader
 
 # Test cells of the instructor's, run by the checker. The convolution is instant for a right
 # square(3) (arrays of one entry) and takes many minutes for the attacker's (10**12 products in one
@@ -20,12 +19,13 @@ EXTRA = (("test_power", "import numpy as np\n_n = abs(square(3) - 9) + 1\n"
 STUCK = "def square(x):\n    return 10**6 + 9 if x == 3 else x * x"
 GREEDY = "def square(x):\n    return (2 << 30) + 16 if x == 4 else x * x"
 CELL_TIMEOUT = 3
-CHECK_TIME_FACTOR = Grader().check_time_factor  # the default
+CHECK_TIME_FACTOR = 2  # the course's (the default is 4): the stuck check computes until it is stopped
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp("limits") / "course", cell_timeout=CELL_TIMEOUT, extra_tests=EXTRA)
+    course = make_course(tmp_path_factory.mktemp("limits") / "course", cell_timeout=CELL_TIMEOUT, extra_tests=EXTRA,
+                         check_time_factor=CHECK_TIME_FACTOR)
     submit(course, "a_stuck", STUCK)
     submit(course, "b_honest")
     submit(course, "c_greedy", GREEDY)
