@@ -166,6 +166,24 @@ def _log_to_stderr(level: str) -> None:
         logger.addHandler(_StderrLog())
 
 
+class _HelpAll(argparse.Action):
+    """``--help-all``: this help, then every setting of the grader as `nbgrader --help-all` lists
+    nbgrader's own (which lists nbgrader's classes only)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show this help and every setting of the grader (c.Grader.* in nbgrader_config.py)")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from autograde.settings import Grader
+
+        parser.print_help()
+        print("\nThe grader's settings, set in the course's nbgrader_config.py as c.Grader.<name> = value"
+              "\n(docs/grading.md has them in one table):\n")
+        print(Grader.class_get_help())
+        parser.exit()
+
+
 def _grading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="submissions graded at once (default: c.Grader.workers, else one per core)")
@@ -186,6 +204,7 @@ def _grading_options(p: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograde", description=__doc__, epilog=EXIT_CODES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--help-all", action=_HelpAll)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("release", help="regenerate course/ from solutions/ (nbgrader generate_assignment)")
     p.add_argument("assignments", nargs="*")

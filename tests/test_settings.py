@@ -54,6 +54,17 @@ def test_the_docs_table_lists_every_setting_with_its_default():
     assert documented(DOCS.read_text()) == table(), "the help changed: run `python -m autograde.settings`"
 
 
+def test_help_all_lists_every_setting_as_nbgrader_lists_its_own(capsys):
+    from autograde import cli
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--help-all"])
+    printed = capsys.readouterr().out
+    assert exited.value.code == 0 and "usage: python -m autograde" in printed
+    for name, trait in Grader.class_traits(config=True).items():
+        assert f"--Grader.{name}=" in printed and trait.help.split()[0] in printed, name
+
+
 def test_the_command_line_wins_over_the_course_config():
     config = Config({"Grader": {"workers": 2, "sandbox": False, "notebook_seconds": 60}})
     grading = configured(config, workers=5, trusted=None, sandbox=None)

@@ -77,7 +77,7 @@ class TrustedExecute(Execute):
                 files[str(path.relative_to(source))] = path.read_bytes()
         return files
 
-    def _spec(self, assignment: str, notebook: str) -> dict:
+    def _spec(self, assignment: str, notebook: str) -> trusted_spec.Spec:
         """The trusted spec from the course's source notebook (never from the submission)."""
         coursedir = _coursedir(self)
         source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment)) / f"{notebook}.ipynb"

@@ -116,7 +116,7 @@ class Coordinator:
         self.api, self.course, self.grading = api, Path(course), grading
         self.workers = grading.workers or os.cpu_count() or 2
         self.dask_address, self.progress = dask_address, progress
-        self._specs: dict[str, dict] = {}
+        self._specs: dict[str, dict[str, trusted_spec.Spec]] = {}
         self.hidden_tests_begin = nbgrader_steps.hidden_tests_begin(api)
         self._shown: dict[tuple[str, str], dict] = {}
         self._phases: dict[tuple[str, str], Phases] = {}  # the coordinator's share of each budget
@@ -170,7 +170,7 @@ class Coordinator:
     def _timed(self, student: str, assignment: str, phase: str):
         return self._phases.setdefault((student, assignment), Phases()).timed(phase)
 
-    def _spec(self, assignment: str, names: list[str]) -> dict[str, dict]:
+    def _spec(self, assignment: str, names: list[str]) -> dict[str, trusted_spec.Spec]:
         """Trusted specs of the assignment's notebooks, from the course's source notebooks."""
         if assignment not in self._specs:
             folder = Path(self.api.coursedir.format_path(self.api.coursedir.source_directory, ".", assignment))
@@ -198,8 +198,8 @@ class Coordinator:
         for name, text in done.notebooks.items():
             graded = nbgrader_steps.read_notebook(text)
             if name in shown:
-                hidden = {g for g, cell in self._specs[done.assignment][name]["tests"].items()
-                          if self.hidden_tests_begin in cell["source"]}
+                hidden = {g for g, cell in self._specs[done.assignment][name].tests.items()
+                          if self.hidden_tests_begin in cell.source}
                 for report in tampering.disagreements(shown[name], tampering.trusted_results(graded), hidden):
                     self.outcome.problems.append(Problem(*key, report))
             with self._timed(*key, "finish"):

@@ -23,8 +23,10 @@ import signal
 import sys
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+# What a kernel imports up to its first cell (`IPKernelApp.initialize` imports the last six: 25 ms a kernel).
 KERNEL_MODULES = ["IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger",
-                  "matplotlib_inline.backend_inline"]
+                  "matplotlib_inline.backend_inline", "IPython.core.completerlib", "IPython.core.debugger",
+                  "IPython.extensions.storemagic", "sqlite3", "tornado.platform.asyncio", "faulthandler"]
 
 
 def _reap(*_):

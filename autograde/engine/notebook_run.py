@@ -28,6 +28,7 @@ from backprop_course import figure_style
 from autograde import internals
 from autograde.settings import Grader, KernelLimits, NotebookLimits
 from autograde.trusted import run as trusted_run
+from autograde.trusted.spec import Spec
 from autograde.engine.fork_server import ForkServer, fresh_kernel, kept_servers
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class Task:
     notebooks: dict[str, str]
     files: dict[str, bytes] = field(default_factory=dict)
     execute_config: dict = field(default_factory=dict)  # nbgrader's Execute traits (timeout, …)
-    trusted: dict[str, dict] | None = None  # notebook name → trusted.spec.spec(); None: tests run in the kernel
+    trusted: dict[str, Spec] | None = None  # notebook name → its trusted spec; None: tests run in the kernel
     limits: NotebookLimits = field(kw_only=True)  # the course's settings for each notebook's run
     # How a Dask worker starts its fork server; a local run's coordinator starts them with the same.
     kernel_limits: KernelLimits = field(kw_only=True)
@@ -200,7 +201,7 @@ def _restarting(who: str, index: int, skipped: dict[int, str]) -> None:
 
 
 async def execute_notebook(server: ForkServer, nb, cwd: Path, config: dict, limits: NotebookLimits | None = None,
-                           spec: dict | None = None, *, who: str = "a notebook",
+                           spec: Spec | None = None, *, who: str = "a notebook",
                            phases: Phases | None = None) -> tuple[object, float, str]:
     """Execute ``nb`` in a new kernel forked from ``server``, within ``limits`` (default: the
     settings' defaults); ``who`` names the notebook in the log.

@@ -24,6 +24,7 @@ import warnings
 import numpy as np
 
 from autograde.trusted.codec import Opaque, decode, encode
+from autograde.trusted.spec import CourseCell
 
 # Exceptions rebuilt under their own type, so that the check library recognises a stub's
 # NotImplementedError; any other type arrives as a StudentError.
@@ -266,7 +267,7 @@ def _mark(progress: str | None, grade_id: str) -> None:
             handle.write(grade_id)
 
 
-def run_cells(cells: list[dict], namespace: dict, cell_timeout: float, refresh=None,
+def run_cells(cells: list[CourseCell], namespace: dict, cell_timeout: float, refresh=None,
               skip: dict[str, str] | None = None, progress: str | None = None) -> dict[str, dict]:
     """Run the course's cells in order; grade_id → {"passed", "outputs"} for each test cell.
 
@@ -284,25 +285,25 @@ def run_cells(cells: list[dict], namespace: dict, cell_timeout: float, refresh=N
     for cell in cells:
         printed = io.StringIO()
         error = None
-        if cell["kind"] == "test" and cell["grade_id"] in (skip or {}):
-            why = skip[cell["grade_id"]]
-            verdicts[cell["grade_id"]] = {"passed": False, "outputs": [
+        if cell.is_test and cell.grade_id in (skip or {}):
+            why = skip[cell.grade_id]
+            verdicts[cell.grade_id] = {"passed": False, "outputs": [
                 {"output_type": "error", "ename": "CellTimeoutError", "evalue": why,
                  "traceback": [f"CellTimeoutError: {why}"]}]}
             continue
-        if cell["kind"] != "test" and not cell.get("needed", True):
+        if not cell.is_test and not cell.needed:
             continue  # a demonstration no test cell depends on
-        if cell["kind"] == "test":
-            _mark(progress, cell["grade_id"])
-        if cell["kind"] == "test" and refresh is not None:
+        if cell.is_test:
+            _mark(progress, cell.grade_id)
+        if cell.is_test and refresh is not None:
             try:
-                namespace.update(refresh(cell["grade_id"]))
+                namespace.update(refresh(cell.grade_id))
             except StudentGone:
                 pass
         signal.setitimer(signal.ITIMER_REAL, cell_timeout)
         try:
             with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
-                exec(compile(cell["source"], f"<{cell.get('grade_id') or 'cell'}>", "exec"), namespace)
+                exec(compile(cell.source, f"<{cell.grade_id or 'cell'}>", "exec"), namespace)
         except _CellTimeout:
             error = ("CellTimeoutError", f"the check ran longer than {cell_timeout:g} s")
         except StudentGone as gone:
@@ -312,7 +313,7 @@ def run_cells(cells: list[dict], namespace: dict, cell_timeout: float, refresh=N
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             plt.close("all")
-        if cell["kind"] != "test":
+        if not cell.is_test:
             continue
         outputs = []
         if printed.getvalue():
@@ -320,7 +321,7 @@ def run_cells(cells: list[dict], namespace: dict, cell_timeout: float, refresh=N
         if error:
             outputs.append({"output_type": "error", "ename": error[0], "evalue": error[1],
                             "traceback": [f"{error[0]}: {error[1]}"]})
-        verdicts[cell["grade_id"]] = {"passed": error is None, "outputs": outputs}
+        verdicts[cell.grade_id] = {"passed": error is None, "outputs": outputs}
     return verdicts
 
 
@@ -352,12 +353,13 @@ def check(task: dict) -> dict:
     connection = Connection(task["socket"], call_timeout, connect_timeout=min(30.0, call_timeout))
     try:
         names = task["student_names"]
-        given = {n for cell in task["cells"] if cell["kind"] == "setup" for n in cell.get("defines", [])}
+        cells = [CourseCell.from_wire(c) for c in task["cells"]]
+        given = {n for cell in cells if not cell.is_test for n in cell.defines}
         namespace = Namespace(connection, given, names)
         namespace.update({"__name__": "__main__", "__builtins__": builtins})
         namespace.update(student_namespace(connection, names))
         time.process_time = _cpu_time_with_student(connection)  # this process checks one notebook only
-        verdicts = run_cells(task["cells"], namespace, task.get("cell_timeout", 30.0),
+        verdicts = run_cells(cells, namespace, task.get("cell_timeout", 30.0),
                              refresh=lambda grade_id: student_namespace(connection, names, at=grade_id),
                              skip=task.get("skip"), progress=task.get("progress"))
         learned = {where: {k: v for k, v in table.items() if k not in known}

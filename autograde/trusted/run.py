@@ -18,20 +18,20 @@ from pathlib import Path
 
 from nbformat.notebooknode import NotebookNode, from_dict
 
-from autograde.trusted.spec import is_test
+from autograde.trusted.spec import Spec, is_test
 
 SNAPSHOT = "__import__('autograde.trusted.student_server', fromlist=['snapshot']).snapshot({label!r}, {names!r})"
 SERVE = "__import__('autograde.trusted.student_server', fromlist=['serve']).serve({path!r})"
 
 
-def prepare(nb, spec: dict) -> dict[int, str]:
+def prepare(nb, spec: Spec) -> dict[int, str]:
     """Replace the notebook's test cells by snapshot calls; return index → original source."""
     stash = {}
     for index, cell in enumerate(nb.cells):
         if is_test(cell):
             stash[index] = cell.source
             label = cell.metadata["nbgrader"]["grade_id"]
-            cell.source = SNAPSHOT.format(label=label, names=spec["student_names"])
+            cell.source = SNAPSHOT.format(label=label, names=list(spec.student_names))
     return stash
 
 
@@ -39,7 +39,7 @@ def _error(ename: str, evalue: str) -> NotebookNode:
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
-def merge(nb, stash: dict[int, str], spec: dict, verdicts: dict | None, why: str) -> None:
+def merge(nb, stash: dict[int, str], spec: Spec, verdicts: dict | None, why: str) -> None:
     """Put the test cells back with the checker's outputs; a test cell deleted from the
     submission is restored from the course's notebook and checked all the same."""
     seen = set()
@@ -51,7 +51,7 @@ def merge(nb, stash: dict[int, str], spec: dict, verdicts: dict | None, why: str
         verdict = (verdicts or {}).get(grade_id)
         cell.outputs = [from_dict(o) for o in verdict["outputs"]] if verdict else \
             [_error("TrustedCheckNotRun", why or "the trusted check did not run")]
-    for grade_id, cell in spec["tests"].items():
+    for grade_id, cell in spec.tests.items():
         if grade_id not in seen:
             restored = from_dict(json.loads(json.dumps(cell)))
             verdict = (verdicts or {}).get(grade_id)
@@ -79,7 +79,7 @@ _memos: dict[str, dict] = {name: {} for name in MEMOS}
 CHECKER_FAILED = "the trusted checker"
 
 
-async def check(server, kernel_client, cwd: Path, spec: dict, cell_timeout: float,
+async def check(server, kernel_client, cwd: Path, spec: Spec, cell_timeout: float,
                 deadline_seconds: float) -> tuple[dict | None, str]:
     """Serve the student's kernel over a socket in ``cwd`` and run the checker against it.
 
@@ -100,7 +100,7 @@ async def check(server, kernel_client, cwd: Path, spec: dict, cell_timeout: floa
     return None, f"the checks of {MAX_CHECKER_RUNS} cells did not end and were stopped; the others could not run"
 
 
-async def _run_checker(server, private: Path, socket_path: str, spec: dict, cell_timeout: float,
+async def _run_checker(server, private: Path, socket_path: str, spec: Spec, cell_timeout: float,
                        deadline: float, skip: dict[str, str]) -> tuple[dict | None, str, str | None]:
     """One checker process; returns (verdicts, why not, the test cell it was stopped in or None)."""
     from autograde.engine.fork_server_process import alive
@@ -110,7 +110,7 @@ async def _run_checker(server, private: Path, socket_path: str, spec: dict, cell
         with contextlib.suppress(FileNotFoundError):
             os.unlink(stale)
     with open(task_file, "w") as handle:
-        json.dump({"socket": socket_path, "cells": spec["cells"], "student_names": spec["student_names"],
+        json.dump({"socket": socket_path, "cells": [c.wire() for c in spec.cells], "student_names": list(spec.student_names),
                    "cell_timeout": cell_timeout, "call_timeout": cell_timeout, "skip": skip,
                    "progress": progress,
                    "memos": {name: dict(table) for name, table in _memos.items()}}, handle)  # a copy: Dask threads

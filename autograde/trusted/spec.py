@@ -1,13 +1,17 @@
 """What the trusted checker needs from the course's own notebook (never from the submission):
-its code cells in order, the test cells with their hidden tests, and the names students define.
+its code cells in order, the test cells with their hidden tests, and the names students define
+(a `Spec`, built once per assignment by `spec`).
 """
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
 import re
+from dataclasses import dataclass
 
 import nbformat
+from nbformat.notebooknode import NotebookNode
 
 _MAGIC = re.compile(r"^(\s*)([%!].*)$", re.MULTILINE)
 
@@ -69,24 +73,63 @@ def names_in(source: str) -> tuple[frozenset[str], frozenset[str]] | None:
     return frozenset(binds), frozenset(mentions)
 
 
-def mark_needed(cells: list[dict]) -> None:
-    """A course cell runs in the checker only if the test cells after it need a name it binds
+@dataclass(frozen=True)
+class CourseCell:
+    """A code cell of the course's notebook as the checker runs it (magics turned into comments)."""
+    kind: str  # "setup" (the instructor's own code) or "test"
+    grade_id: str | None
+    source: str
+    defines: tuple[str, ...] = ()  # a setup cell's names, bound at top level
+    needed: bool = True  # a setup cell a later test cell needs (`needed_only`); the others are skipped
+
+    @property
+    def is_test(self) -> bool:
+        return self.kind == "test"
+
+    def wire(self) -> dict:
+        """As the checker's task file holds it (JSON)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_wire(cls, data: dict) -> CourseCell:
+        return cls(data["kind"], data["grade_id"], data["source"], tuple(data.get("defines", ())),
+                   data.get("needed", True))
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the trusted checker needs of one course notebook."""
+    cells: tuple[CourseCell, ...]  # its code cells but the answers, in order
+    student_names: tuple[str, ...]  # names the students' answer cells define
+    tests: dict[str, NotebookNode]  # grade_id → the course's test cell (restored if a submission lost it)
+
+    def only(self, grade_ids: set[str]) -> Spec:
+        """This spec with only the test cells ``grade_ids`` (and the setup cells they need)."""
+        cells = [c for c in self.cells if not c.is_test or c.grade_id in grade_ids]
+        return Spec(needed_only(cells), self.student_names, {g: c for g, c in self.tests.items() if g in grade_ids})
+
+
+def needed_only(cells) -> tuple[CourseCell, ...]:
+    """The cells, each setup cell marked needed only if the test cells after it need a name it binds
     (directly or through another needed cell). The others (plots, demonstrations that train a
-    network through the student's functions) only cost time there: the student's kernel runs them."""
+    network through the student's functions) only cost time in the checker: the student's kernel runs them."""
     needed: set[str] = set()
+    marked = []
     for cell in reversed(cells):
-        names = names_in(cell["source"])
-        if cell["kind"] == "test":
+        names = names_in(cell.source)
+        if cell.is_test:
             needed |= names[1] if names else set()
+            marked.append(cell)
             continue
-        cell["needed"] = names is None or bool(names[0] & needed)
-        if cell["needed"] and names:
+        keep = names is None or bool(names[0] & needed)
+        if keep and names:
             needed |= names[1]
+        marked.append(dataclasses.replace(cell, needed=keep))
+    return tuple(reversed(marked))
 
 
-def spec(source_notebook: str) -> dict:
-    """{"cells": [{"kind": "setup"|"test", "source", "grade_id"} (setup cells: "defines", "needed")], "student_names": [...],
-    "tests": {grade_id: the test cell}} from the course's source notebook (JSON text)."""
+def spec(source_notebook: str) -> Spec:
+    """The `Spec` of the course's source notebook (JSON text)."""
     nb = nbformat.reads(source_notebook, as_version=4)
     cells, student, instructor, tests = [], [], set(), {}
     for cell in nb.cells:
@@ -96,12 +139,11 @@ def spec(source_notebook: str) -> dict:
         if meta.get("solution"):
             student += defined_names(cell.source)
         elif is_test(cell):
-            cells.append({"kind": "test", "grade_id": meta["grade_id"], "source": _python(cell.source)})
+            cells.append(CourseCell("test", meta["grade_id"], _python(cell.source)))
             tests[meta["grade_id"]] = nbformat.from_dict(cell)
         else:
-            cells.append({"kind": "setup", "grade_id": meta.get("grade_id"), "source": _python(cell.source),
-                          "defines": defined_names(cell.source)})
+            cells.append(CourseCell("setup", meta.get("grade_id"), _python(cell.source),
+                                    tuple(defined_names(cell.source))))
             instructor.update(defined_names(cell.source))
-    names = [n for n in dict.fromkeys(student) if n not in instructor]
-    mark_needed(cells)
-    return {"cells": cells, "student_names": names, "tests": tests}
+    names = tuple(n for n in dict.fromkeys(student) if n not in instructor)
+    return Spec(needed_only(cells), names, tests)

@@ -92,7 +92,20 @@ def _pids(servers) -> list[int]:
     return [s._process.pid for s in servers] + [servers[0].checker._process.pid]
 
 
-def test_a_run_uses_the_servers_an_earlier_run_kept_never_a_dead_or_busy_one():
+@pytest.fixture
+def own_pool(monkeypatch):
+    """An empty pool of kept servers for this test alone (the servers this worker kept for its
+    other tests would serve these runs too); what the test leaves in it is closed after."""
+    from autograde.engine import fork_server
+
+    pool: list = []
+    monkeypatch.setattr(fork_server, "_idle", pool)
+    yield
+    for _, server in pool:
+        server.close()
+
+
+def test_a_run_uses_the_servers_an_earlier_run_kept_never_a_dead_or_busy_one(own_pool):
     with kept_servers(1, sandboxed=False) as first:
         kept = _pids(first)
     with kept_servers(1, sandboxed=False) as second:
@@ -105,7 +118,7 @@ def test_a_run_uses_the_servers_an_earlier_run_kept_never_a_dead_or_busy_one():
         assert third[0].running() and _pids(third)[0] != kept[0]  # the dead one was not kept
 
 
-def test_a_run_with_another_environment_gets_servers_of_its_own(monkeypatch):
+def test_a_run_with_another_environment_gets_servers_of_its_own(own_pool, monkeypatch):
     with kept_servers(1, sandboxed=False) as first:
         kept = _pids(first)
     monkeypatch.setenv("BACKPROP_SOMETHING_ELSE", "1")  # an unsandboxed server hands it to its kernels
@@ -113,7 +126,7 @@ def test_a_run_with_another_environment_gets_servers_of_its_own(monkeypatch):
         assert not set(_pids(other)) & set(kept)
 
 
-def test_the_step_a_caller_is_at_does_not_keep_a_server_from_its_next_run(monkeypatch):
+def test_the_step_a_caller_is_at_does_not_keep_a_server_from_its_next_run(own_pool, monkeypatch):
     """pytest rewrites PYTEST_CURRENT_TEST before every test: a server kept under one serves the next."""
     monkeypatch.setenv("PYTEST_CURRENT_TEST", "tests/a.py::test_one (call)")
     with kept_servers(1, sandboxed=False) as first:

@@ -84,14 +84,19 @@ def test_a_folder_that_is_not_a_course_is_exit_2(tmp_path):
     assert done.returncode == 2 and "is not a course folder" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_unreadable_submissions_score_zero_and_exit_4(template, tmp_path):
+def test_unreadable_submissions_score_zero_and_exit_4(template, tmp_path, capsys):
+    """In this process (`cli.main`, what `python -m autograde` exits with): the tests above run the
+    command line in a process of its own."""
+    from autograde import cli
+
     course = copy_course(template, tmp_path / "course")
     broken = course / "submitted" / "broken" / ASSIGNMENT
     broken.mkdir(parents=True)
     (broken / f"{ASSIGNMENT}.ipynb").write_text("")
-    done = _grade_cli(course)
-    assert done.returncode == 4, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "unreadable: 1 submission(s)" in done.stdout and "broken / tiny" in done.stdout
+    code = cli.main(["grade", "--course", str(course), "--no-progress", "--no-feedback"])
+    printed = capsys.readouterr().out
+    assert code == 4, printed[-2000:]
+    assert "unreadable: 1 submission(s)" in printed and "broken / tiny" in printed
 
 
 # ------------------------------------------------------------------ failures of the grader's own parts

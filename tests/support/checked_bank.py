@@ -32,7 +32,7 @@ def _meta(cell) -> dict:
 
 
 @cache
-def course_spec(assignment: str) -> dict:
+def course_spec(assignment: str) -> trusted_spec.Spec:
     return trusted_spec.spec((REPO / "solutions" / assignment / f"{assignment}.ipynb").read_text())
 
 
@@ -60,7 +60,7 @@ def trimmed(nb, assignment: str, name: str) -> tuple[object, set[str]]:
     """The notebook cut to what grading ``name`` needs, and the grade_ids of the tests kept (read
     from the course's test cells: the student's copy has no hidden tests)."""
     reached = reach(nb, name)
-    course_tests = {c["grade_id"]: c["source"] for c in course_spec(assignment)["cells"] if c["kind"] == "test"}
+    course_tests = {c.grade_id: c.source for c in course_spec(assignment).cells if c.is_test}
     keep, needed, tests = [], set(), set()
     for cell in reversed(nb.cells):
         if cell.cell_type != "code":
@@ -80,13 +80,9 @@ def trimmed(nb, assignment: str, name: str) -> tuple[object, set[str]]:
     return cut, tests
 
 
-def spec_for(assignment: str, tests: set[str]) -> dict:
+def spec_for(assignment: str, tests: set[str]) -> trusted_spec.Spec:
     """The course's spec with only the given test cells."""
-    whole = course_spec(assignment)
-    cells = [dict(c) for c in whole["cells"] if c["kind"] == "setup" or c["grade_id"] in tests]
-    trusted_spec.mark_needed(cells)
-    return {"cells": cells, "student_names": whole["student_names"],
-            "tests": {g: c for g, c in whole["tests"].items() if g in tests}}
+    return course_spec(assignment).only(tests)
 
 
 def score(nb, student: str, assignment: str) -> SubmissionResult:

@@ -10,7 +10,9 @@ resort) and the directory removed.
 
 initdb refuses to run as root, so under root the server binaries run as the unprivileged
 ``postgres`` user (created by Debian's package), falling back to ``nobody``, and the temporary
-directory is handed to that user.
+directory is handed to that user. This is why the suite does not use pytest-postgresql: its
+``postgresql_proc`` runs ``pg_ctl initdb`` as the current user and has no option to run it as
+another one (dbfixtures/pytest-postgresql#341 and #455, closed without one), and CI runs as root.
 
 Binaries are taken from ``PATH`` (``shutil.which("initdb")``), else from the newest
 ``/usr/lib/postgresql/<version>/bin/``. Without them the test is skipped, except in CI (``CI`` set),

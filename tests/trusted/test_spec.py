@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 
 import nbformat
 
@@ -22,7 +23,7 @@ def _course(*cells: tuple[str, str]) -> str:
 
 
 def _needed(text: str) -> list[bool]:
-    return [c["needed"] for c in spec.spec(text)["cells"] if c["kind"] == "setup"]
+    return [c.needed for c in spec.spec(text).cells if not c.is_test]
 
 
 def test_a_plot_no_test_reads_is_left_out_and_what_tests_need_is_run():
@@ -52,5 +53,20 @@ def test_a_cell_that_cannot_be_read_is_always_run():
 
 def test_every_course_notebook_still_runs_its_setup_cell_in_the_checker():
     for assignment in assignments():
-        cells = spec.spec((REPO / "solutions" / assignment / f"{assignment}.ipynb").read_text())["cells"]
-        assert next(c for c in cells if c["kind"] == "setup")["needed"], assignment
+        cells = spec.spec((REPO / "solutions" / assignment / f"{assignment}.ipynb").read_text()).cells
+        assert next(c for c in cells if not c.is_test).needed, assignment
+
+
+def test_a_spec_cut_to_some_tests_runs_only_the_setup_they_need():
+    text = _course(("setup", "import numpy as np"), ("setup", "A = 1"), ("setup", "B = 2"),
+                   ("test", "assert A == 1"), ("test", "assert B == 2"))
+    cut = spec.spec(text).only({"t3"})
+    assert [c.grade_id for c in cut.cells if c.is_test] == ["t3"] and list(cut.tests) == ["t3"]
+    assert [c.needed for c in cut.cells if not c.is_test] == [False, True, False]
+
+
+def test_a_spec_reaches_the_checker_and_a_dask_worker_unchanged():
+    """The checker rebuilds the cells from its task file (JSON); a Dask worker unpickles the task."""
+    whole = spec.spec((REPO / "solutions" / assignments()[0] / f"{assignments()[0]}.ipynb").read_text())
+    assert [spec.CourseCell.from_wire(json.loads(json.dumps(c.wire()))) for c in whole.cells] == list(whole.cells)
+    assert pickle.loads(pickle.dumps(whole)) == whole
