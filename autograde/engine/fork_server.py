@@ -91,7 +91,7 @@ class ForkServer:
     forks the trusted checkers.
     """
 
-    def __init__(self, preload: list[str] = PRELOAD, uid: int | None = None, checker: "ForkServer | None" = None,
+    def __init__(self, preload: list[str] | None = None, uid: int | None = None, checker: "ForkServer | None" = None,
                  sandboxed: bool = False, limits: KernelLimits | None = None):
         self.checker, self._claim = checker, None
         self.limits = limits or Grader().kernel_limits()
@@ -103,7 +103,8 @@ class ForkServer:
         self.disk_limited = False
         self.scratch_root = Path(tempfile.mkdtemp(prefix=f"grader-{os.getpid()}-"))
         # -I: no user site, no PYTHON* variables, no script folder on sys.path; -B: no .pyc written.
-        self._argv = [sys.executable, "-I", "-B", "-m", "autograde.engine.fork_server_process", *preload]
+        self._argv = [sys.executable, "-I", "-B", "-m", "autograde.engine.fork_server_process",
+                      *(PRELOAD if preload is None else preload)]
         self._env = server_environment(False)
         if uid is not None:
             from autograde.engine import sandbox

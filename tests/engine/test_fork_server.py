@@ -97,11 +97,13 @@ def _pids(servers) -> list[int]:
 @pytest.fixture
 def own_pool(monkeypatch):
     """An empty pool of kept servers for this test alone (the servers this worker kept for its
-    other tests would serve these runs too); what the test leaves in it is closed after."""
+    other tests would serve these runs too); what the test leaves in it is closed after. Its
+    servers preload the kernel machinery only: these tests are about which servers a run gets."""
     from autograde.engine import fork_server
 
     pool: list = []
     monkeypatch.setattr(fork_server, "_idle", pool)
+    monkeypatch.setattr(fork_server, "PRELOAD", ["json"])
     yield
     for _, server in pool:
         server.close()
