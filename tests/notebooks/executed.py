@@ -1,4 +1,6 @@
-"""The solutions notebooks, run once per test session in a fresh kernel, with every figure checked.
+"""The solutions notebooks, run once per test worker in a fresh kernel, with every figure drawn and checked.
+The kernel is forked by a fork server this process keeps for its grading runs (`kept_servers`;
+unsandboxed, so that it imports `figure_checks` from here), as the grader's kernels are.
 
 A first cell installs `figure_checks` in the kernel, so that each figure the notebook displays carries
 its check results in its text/plain output. Widget state is not stored, as in a notebook saved by
@@ -6,14 +8,17 @@ JupyterLab with its default settings: an exported page then shows what a reader 
 """
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 from autograde.course.release import REPO
+from autograde.engine.fork_server import kept_servers
+from autograde.engine.notebook_run import execute_notebook
+from autograde.settings import NotebookLimits
 from figure_checks import MARKER
 
 HERE = Path(__file__).resolve().parent
@@ -28,10 +33,14 @@ def executed(assignment: str) -> nbformat.NotebookNode:
     setup = nbformat.v4.new_code_cell(f"import sys\nsys.path.insert(0, {str(HERE)!r})\n"
                                       "import figure_checks\nfigure_checks.install()")
     nb.cells.insert(0, setup)
-    NotebookClient(nb, timeout=600, kernel_name="python3", store_widget_state=False,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    nb.cells.pop(0)
-    return nb
+    limits = NotebookLimits(seconds=600, check_time_factor=1, kernel_restarts=0, output_bytes=1 << 30,
+                            draw_figures=True)
+    with kept_servers(1, sandboxed=False) as (server,):
+        done, _, why = asyncio.run(execute_notebook(server, nb, path.parent, {"timeout": 600, "store_widget_state": False},
+                                                    limits, who=assignment))
+    assert why == "", f"{assignment}: {why}"
+    done.cells.pop(0)
+    return done
 
 
 def figures(nb: nbformat.NotebookNode) -> list[tuple[int, dict]]:
