@@ -88,9 +88,10 @@ class Grader(Configurable):
 
     draw_figures = Bool(False, help=(
         "Draw the course's figures while grading. False: each figure is shown by its text alternative "
-        "(the 'Figure: …' line with its key numbers) and a note that it was not drawn; drawing is most of "
-        "a notebook's run time and no score depends on a picture. True: feedback pages and the formgrader "
-        "show the pictures.")).tag(config=True)
+        "(the 'Figure: …' line with its key numbers) and a note that it was not drawn, and work made for a "
+        "picture only (layout, slider frames, the timing runs of a timing plot) is skipped; drawing is most "
+        "of a notebook's run time and no score depends on a picture. True: feedback pages and the "
+        "formgrader show the pictures.")).tag(config=True)
 
     def notebook_limits(self) -> NotebookLimits:
         return NotebookLimits(self.notebook_seconds, self.check_time_factor, self.kernel_restarts,

@@ -72,6 +72,19 @@ TEXT_ONLY = "BACKPROP_FIGURES"
 NOT_DRAWN = "[This figure was not drawn while grading: run the notebook to see it.]"
 
 
+def drawn() -> bool:
+    """False in a kernel the grader runs with figures off (`TEXT_ONLY`): work whose only product is
+    a picture (layout, timing runs for a plot) is then skipped; every value a test reads is the same."""
+    return os.environ.get(TEXT_ONLY) != "text"
+
+
+def note_not_drawn() -> None:
+    """The note that stands in the output for a figure the grader did not draw (`NOT_DRAWN`)."""
+    from IPython.display import display
+
+    display({"text/plain": NOT_DRAWN}, raw=True)
+
+
 def show_figure(fig: Figure, alt: str) -> None:
     """Display ``fig`` with ``alt`` as the alternative text of its picture, then close it.
 
@@ -82,9 +95,9 @@ def show_figure(fig: Figure, alt: str) -> None:
     import matplotlib.pyplot as plt
     from IPython.display import display
 
-    if os.environ.get(TEXT_ONLY) == "text":
+    if not drawn():
         plt.close(fig)
-        display({"text/plain": NOT_DRAWN}, raw=True)
+        note_not_drawn()
         return
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")

@@ -18,7 +18,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from .figure_style import CLASS_LOOKS, HATCHES, OUTPUT_CMAP, SERIES, VERMILLION, describe_figure, sci, series
+from .figure_style import (CLASS_LOOKS, HATCHES, OUTPUT_CMAP, SERIES, VERMILLION, describe_figure, drawn, note_not_drawn, sci,
+                           series)
 from .network_plots import run_training
 from .student_code import failure_message, quiet
 
@@ -108,7 +109,10 @@ def lab_view(X: np.ndarray, T: np.ndarray, target: Optional[float] = None, resol
 
 
 def render(view: LabView) -> bytes:
-    """Draw the lab's animated artists over its cached background; return the frame as PNG bytes."""
+    """Draw the lab's animated artists over its cached background; return the frame as PNG bytes
+    (b"" while grading with figures off: `figure_style.drawn`)."""
+    if not drawn():
+        return b""
     key = view.loss_axes.get_xlim()
     if view.background.get("key") != key:
         view.canvas.draw()
@@ -197,12 +201,14 @@ def training_lab(train: Callable, forward: Callable, X: np.ndarray, T: np.ndarra
         status.value = sentence if png is not None else f"<b>{sentence}</b>"
         if png is not None:
             frames["png"] = png
-            image.value = picture_html(png, f"Figure: loss per epoch and decision boundary; {sentence}")
+            image.value = picture_html(png, f"Figure: loss per epoch and decision boundary; {sentence}") if png else ""
 
     for control in (rate, hidden, epochs, activation):
         control.observe(redraw, names="value")
     redraw()
     if frames:
+        if not frames["png"]:
+            note_not_drawn()
         first_frame = describe_figure("the lab's loss per epoch (left, log axis, target dashed) and the network "
                                       f"output with its boundary y = ½ over the data (right); {status.value}")
     else:  # unfinished code: the status line says what to finish

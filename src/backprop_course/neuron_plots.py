@@ -12,7 +12,7 @@ import numpy as np
 
 from .seeding import rng
 from .boundary_plots import plot_boundary
-from .figure_style import BLUE, describe_figure, sci
+from .figure_style import BLUE, describe_figure, drawn, sci
 from .student_code import failure_message, quiet
 
 #: Centres of the two blobs (class 0, class 1) and their common spread.
@@ -94,7 +94,8 @@ def show_training(train: Callable, predict: Callable, X: np.ndarray, y: np.ndarr
     if plot_decision_boundary(predict, w, b, X, y, ax=right) is None:
         plt.close(fig)
         return None
-    fig.tight_layout()
+    if drawn():  # layout is for the picture only
+        fig.tight_layout()
     with quiet():
         hits = np.mean((np.asarray(predict(X, w, b), dtype=float) >= 0.5) == (y == 1))
     describe_figure(f"left, the cost per step falls from {sci(costs[0])} to {sci(costs[-1])} in {n_steps} steps "

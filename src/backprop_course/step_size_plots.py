@@ -12,7 +12,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from .figure_style import BLUE, GUIDE, VERMILLION, describe_figure, sci
+from .figure_style import BLUE, GUIDE, VERMILLION, describe_figure, drawn, sci
 from .student_code import failure_message, quiet
 
 #: The steps of the lesson: 10⁻¹, 10⁻², …, 10⁻¹⁵.
@@ -142,7 +142,8 @@ def plot_seed_derivative(forward_difference: Callable, relative_error: Callable,
     right.set(xlabel="x", ylabel="relative error", title="How wrong that derivative is, point by point",
               ylim=(1e-8, 1e2))
     right.legend(loc="lower right", fontsize="small")
-    fig.tight_layout()
+    if drawn():  # layout is for the picture only
+        fig.tight_layout()
     centre = int(np.argmin(np.abs(xs)))
     describe_figure(f"left, σ, the forward difference with h = {seed_h:g} and the exact σ' for x from {xs[0]:g} to "
                     f"{xs[-1]:g}: the estimate follows σ' closely by eye. Right, its relative error point by point on a "

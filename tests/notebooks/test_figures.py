@@ -91,3 +91,31 @@ def test_the_widgets_figures_pass_the_same_checks():
     for widget in (explorer, lab):
         result = check(widget.figure)
         assert not (result["text"] or result["colour"] or result["colour_only"]), result
+
+
+def test_with_figures_off_the_timing_plot_times_nothing_and_the_sliders_draw_no_frame(monkeypatch, capsys):
+    """While grading (`figure_style.TEXT_ONLY`), work whose only product is a picture is skipped:
+    the chain's timing plot calls each method once per length (a stub still gets its message), and
+    the sliders' frames are not drawn; each leaves the not-drawn note and its "Figure: …" line."""
+    from backprop_course import figure_style, lab_widgets
+    from backprop_course.chain_plots import plot_timing
+
+    monkeypatch.setenv(figure_style.TEXT_ONLY, "text")
+    calls = []
+
+    def counted(x, y, thetas):
+        calls.append(len(thetas))
+        return np.zeros(len(thetas))
+
+    def stub(x, y, thetas):
+        raise NotImplementedError
+
+    assert plot_timing({"recursion": counted}, [4, 8, 16], lambda n: np.ones(n)) is None
+    assert calls == [4, 8, 16], "with figures off, each method runs once per length and is not timed"
+    assert "L = 4, 8, 16; not timed while grading" in capsys.readouterr().out
+    assert plot_timing({"recursion": counted, "stub": stub}, [4], lambda n: np.ones(n)) is None
+    assert "stub is still a stub" in capsys.readouterr().out
+    X, T = two_moons(40, seed=0)
+    assert lab_widgets.render(lab_widgets.lab_view(X, T)) == b""
+    monkeypatch.delenv(figure_style.TEXT_ONLY)
+    assert lab_widgets.render(lab_widgets.lab_view(X, T)).startswith(b"\x89PNG")
