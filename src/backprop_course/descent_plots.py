@@ -16,7 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullLocator
 
-from .figure_style import BLUE, VERMILLION, describe_figure, drawn, note_not_drawn, sci
+from .figure_style import BLUE, VERMILLION, describe_figure, drawn, sci
 from .student_code import failure_message, quiet
 
 #: The horizontal range shown for f; wide enough for paths that jump across the minimum.
@@ -146,7 +146,7 @@ def learning_rate_explorer(gradient_descent: Callable, grad: Callable, f: Callab
     """
     import ipywidgets as widgets
 
-    from .widget_frames import FramedBox, picture_html
+    from .widget_frames import FramedBox, first_frame_text, picture_html
 
     rate = widgets.FloatLogSlider(value=0.1, base=10, min=-3, max=math.log10(1.5), step=0.02,
                                   description="learning rate", readout_format=".3f",
@@ -221,12 +221,7 @@ def learning_rate_explorer(gradient_descent: Callable, grad: Callable, f: Callab
     rate.observe(redraw, names="value")
     steps.observe(redraw, names="value")
     redraw()
-    if frames:
-        if not frames["png"]:
-            note_not_drawn()
-        first_frame = describe_figure("the path of gradient descent on f (left) and the size of the slope per step "
-                                      f"(right); {status.value}")
-    else:  # a stub: the status line says what to finish first
-        first_frame = status.value.replace("<b>", "").replace("</b>", "")
+    first_frame = first_frame_text(frames, "the path of gradient descent on f (left) and the size of the slope per "
+                                           f"step (right); {status.value}", status.value)
     return FramedBox([widgets.HBox([rate, steps]), status, image], frame_png=frames.get("png"),
                      frame_text=first_frame, figure=fig)

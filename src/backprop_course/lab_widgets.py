@@ -18,8 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from .figure_style import (CLASS_LOOKS, HATCHES, OUTPUT_CMAP, SERIES, VERMILLION, describe_figure, drawn, note_not_drawn, sci,
-                           series)
+from .figure_style import CLASS_LOOKS, HATCHES, OUTPUT_CMAP, SERIES, VERMILLION, describe_figure, drawn, sci, series
 from .network_plots import run_training
 from .student_code import failure_message, quiet
 
@@ -177,7 +176,7 @@ def training_lab(train: Callable, forward: Callable, X: np.ndarray, T: np.ndarra
     """
     import ipywidgets as widgets
 
-    from .widget_frames import FramedBox, picture_html
+    from .widget_frames import FramedBox, first_frame_text, picture_html
 
     wide = {"description_width": "initial"}
     rate = widgets.FloatLogSlider(value=DEFAULTS["learning_rate"], base=10, min=RATE_EXPONENTS[0],
@@ -206,13 +205,9 @@ def training_lab(train: Callable, forward: Callable, X: np.ndarray, T: np.ndarra
     for control in (rate, hidden, epochs, activation):
         control.observe(redraw, names="value")
     redraw()
-    if frames:
-        if not frames["png"]:
-            note_not_drawn()
-        first_frame = describe_figure("the lab's loss per epoch (left, log axis, target dashed) and the network "
-                                      f"output with its boundary y = ½ over the data (right); {status.value}")
-    else:  # unfinished code: the status line says what to finish
-        first_frame = status.value.replace("<b>", "").replace("</b>", "")
+    first_frame = first_frame_text(frames, "the lab's loss per epoch (left, log axis, target dashed) and the network "
+                                           f"output with its boundary y = ½ over the data (right); {status.value}",
+                                   status.value)
     return FramedBox([widgets.HBox([rate, hidden]), widgets.HBox([epochs, activation]), status, image],
                      frame_png=frames.get("png"), frame_text=first_frame, figure=view.figure)
 

@@ -14,6 +14,8 @@ import html
 
 import ipywidgets as widgets
 
+from .figure_style import describe_figure, note_not_drawn
+
 
 def picture_html(png: bytes, alt: str) -> str:
     """An <img> of ``png`` with ``alt`` as its alternative text, for an HTML widget.
@@ -22,6 +24,17 @@ def picture_html(png: bytes, alt: str) -> str:
     in ipywidgets 8.1), so pictures that change with a slider go out as HTML instead."""
     return (f'<img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" '
             f'alt="{html.escape(alt, quote=True)}" style="max-width: 100%"/>')
+
+
+def first_frame_text(frames: dict, description: str, status: str) -> str:
+    """The text a slider's first frame carries: its "Figure: …" line, printed (after the not-drawn
+    note when the grader drew no frame), or, while the student's code is unfinished (no frame in
+    ``frames``), the status line's message."""
+    if not frames:
+        return status.replace("<b>", "").replace("</b>", "")
+    if not frames["png"]:
+        note_not_drawn()
+    return describe_figure(description)
 
 
 class FramedBox(widgets.VBox):
