@@ -27,13 +27,14 @@ c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
 
 # `nbgrader autograde` and the formgrader's Autograde button grade the way `python -m autograde grade`
 # does: nbgrader's own preprocessors, with its Execute replaced by the trusted, sandboxed engine
-# (autograde/course/nbgrader_execute.py; c.Grader.trusted / .sandbox turn either off, docs/grading.md).
+# (autograde/course/nbgrader_execute.py; c.Grader.trusted / .sandbox turn either off, docs/grading.md)
+# and its SaveAutoGrades by one that commits a notebook's scores once, not once per cell.
 c.Autograde.autograde_preprocessors = [
     "autograde.course.nbgrader_execute.TrustedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
+    "autograde.course.gradebook_writes.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]

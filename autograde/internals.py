@@ -127,3 +127,60 @@ def schema_checked_once() -> None:
 
     if not isinstance(common.jsonschema, _SchemaOnce):
         common.jsonschema = _SchemaOnce(common.jsonschema)
+
+
+def tables_made_once() -> None:
+    """Each `Gradebook` nbgrader opens (eleven per submission in autograde) asks the database for its
+    table names and then runs SQLAlchemy's ``create_all``, one query per table, though the tables
+    exist after the first. Here ``create_all`` and that question are answered once per SQLite
+    gradebook file in this process: while the file is the same one (device and inode) and not empty,
+    it holds nbgrader's tables. A file deleted and made again, an empty file, an in-memory or a
+    server database are checked as nbgrader checks them."""
+    import os
+
+    import sqlalchemy
+    from nbgrader import api as gradebook_api
+
+    metadata = gradebook_api.Base.metadata
+    if getattr(metadata.create_all, "once", False):
+        return
+    original_create_all, made, lock = metadata.create_all, {}, threading.Lock()
+
+    def identity(engine):
+        url = engine.url
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        try:
+            found = os.stat(url.database)
+        except OSError:
+            return None
+        return (str(url), found.st_dev, found.st_ino) if found.st_size else None
+
+    class _Made:
+        def __init__(self, tables):
+            self.tables = tables
+
+        def get_table_names(self):
+            return list(self.tables)
+
+    def inspect(subject, *args, **kwargs):
+        key = identity(subject) if isinstance(subject, sqlalchemy.engine.Engine) else None
+        with lock:
+            tables = made.get(key) if key else None
+        return _Made(tables) if tables else sqlalchemy.inspect(subject, *args, **kwargs)
+
+    def create_all(bind=None, tables=None, checkfirst=True):
+        key = identity(bind) if isinstance(bind, sqlalchemy.engine.Engine) else None
+        with lock:
+            if key and key in made and tables is None and checkfirst:
+                return
+        original_create_all(bind=bind, tables=tables, checkfirst=checkfirst)
+        key = identity(bind) if key is None and isinstance(bind, sqlalchemy.engine.Engine) else key
+        if key and tables is None:
+            names = sqlalchemy.inspect(bind).get_table_names()
+            with lock:
+                made[key] = tuple(names)
+
+    create_all.once, create_all.original = True, original_create_all
+    metadata.create_all = create_all
+    gradebook_api.inspect = inspect

@@ -92,3 +92,43 @@ def test_cell_metadata_is_checked_against_a_schema_checked_once_with_jsonschemas
     except jsonschema.ValidationError as error:
         assert error.message == expected
     assert len(common.jsonschema._validators) == 1
+
+
+def test_a_gradebook_files_tables_are_made_once_and_checked_again_when_the_file_is_new(tmp_path):
+    """`autograde.internals.tables_made_once`: nbgrader still asks ``inspect`` for the table names and
+    runs ``create_all`` in `Gradebook.__init__`; after the first Gradebook of a file, later ones do
+    not ask the database about its tables, until the file is deleted and made again."""
+    from nbgrader import api as gradebook_api
+    from sqlalchemy import event
+
+    from autograde import internals
+
+    internals.shared_engines()
+    internals.tables_made_once()
+    source = inspect.getsource(gradebook_api.Gradebook.__init__)
+    assert "inspect(self.engine).get_table_names()" in source and "Base.metadata.create_all(bind=self.engine)" in source
+    path = tmp_path / "gradebook.db"
+    url = f"sqlite:///{path}"
+    with gradebook_api.Gradebook(url) as gb:
+        gb.add_student("ada")
+        engine = gb.engine
+    asked = []
+
+    def schema_query(conn, cursor, statement, *args):
+        if "sqlite_master" in statement or "PRAGMA" in statement:
+            asked.append(statement)
+
+    event.listen(engine, "before_cursor_execute", schema_query)
+
+    def students() -> int:
+        with gradebook_api.Gradebook(url) as gb:
+            assert gb.engine is engine
+            return len(gb.students)
+
+    assert students() == 1 and students() == 1 and not asked
+    path.unlink()
+    assert students() == 0 and asked  # a new, empty file: its tables are made (and stamped) again
+    asked.clear()
+    with gradebook_api.Gradebook(url) as gb:
+        assert gb.db.execute(gradebook_api.text("SELECT version_num FROM alembic_version")).scalar()
+    assert students() == 0 and not asked

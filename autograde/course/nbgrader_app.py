@@ -41,6 +41,7 @@ def api(root: Path, **overrides):
     internals.alembic_head_in_process()
     internals.shared_engines()
     internals.schema_checked_once()
+    internals.tables_made_once()
 
     config = course_config(Path(root), **overrides)
     config.CourseDirectory.root = str(Path(root).resolve())

@@ -15,7 +15,7 @@ import re
 import secrets
 from pathlib import Path
 
-from jinja2 import BytecodeCache
+from jinja2 import BytecodeCache, pass_context
 from nbconvert.exporters import HTMLExporter
 from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.strings import clean_html
@@ -80,6 +80,33 @@ class HighlightOnce:
         return re.sub(rf"{self.nonce}x\d+x", lambda token: _cleaned(self.pending[token.group()]), page)
 
 
+#: Markdown that may show an image: rendered each time (the image is read from the student's folder).
+_MAY_SHOW_IMAGE = re.compile(r"!\[|<img|attachment:", re.IGNORECASE)
+_MARKDOWN_KEPT = 4096
+
+
+class _MarkdownOnce:
+    """nbconvert's ``markdown2html`` (mistune), worked out once per distinct text and settings in this
+    process: the course's own text cells are the same on every page of an assignment. Markdown that
+    may show an image, or has attachments, is rendered every time."""
+
+    def __init__(self):
+        self.html: dict[tuple, str] = {}
+
+    def __call__(self, render, context, source: str, settings: tuple) -> str:
+        if context.get("cell", {}).get("attachments") or _MAY_SHOW_IMAGE.search(source):
+            return render(context, source)
+        key = (source, settings)
+        if key not in self.html:
+            if len(self.html) >= _MARKDOWN_KEPT:
+                self.html.pop(next(iter(self.html)))
+            self.html[key] = render(context, source)
+        return self.html[key]
+
+
+_MARKDOWN = _MarkdownOnce()
+
+
 class _CompiledTemplates(BytecodeCache):
     """Jinja's compiled templates, kept in memory for this process's next page: nbgrader makes a new
     exporter, so a new Jinja environment that compiles every template again, for each page. Jinja
@@ -125,6 +152,11 @@ class FeedbackExporter(HTMLExporter):
         with highlight.deferred():
             page, resources = super().from_notebook_node(nb, resources, **kw)
             return highlight.put_back(page), resources
+
+    @pass_context
+    def markdown2html(self, context, source):
+        settings = (self.embed_images, self.anchor_link_text, self.exclude_anchor_links, repr(self.lexer_options))
+        return _MARKDOWN(super().markdown2html, context, source, settings)
 
     @default("embed_images")
     def _embed_images_default(self):

@@ -226,6 +226,31 @@ def test_code_is_highlighted_once_per_cell_exactly_as_nbconvert_highlights_it():
     assert _highlighted.cache_info().hits == hits + 1
 
 
+
+def test_markdown_is_rendered_once_per_text_exactly_as_nbconvert_renders_it_unless_it_may_show_an_image(tmp_path):
+    """`FeedbackExporter.markdown2html`: the course's text, rendered once and kept; markdown with an
+    image (read from the student's folder) is rendered every time."""
+    from nbconvert.exporters import HTMLExporter
+
+    from autograde.outputs import feedback_pages
+
+    ours, theirs = feedback_pages.FeedbackExporter(), HTMLExporter(embed_images=True)
+    context = {"cell": {}, "resources": {"metadata": {"path": str(tmp_path)}}}
+    text = "## The chain rule\n\n$\\delta_j = f'(z_j) \\sum_k w_{jk} \\delta_k$, with *error signals*."
+    assert ours.markdown2html(context, text) == theirs.markdown2html(context, text)
+    assert "<h2" in ours.markdown2html(context, text) and "<em>error signals</em>" in ours.markdown2html(context, text)
+    key = next(key for key in feedback_pages._MARKDOWN.html if key[0] == text)
+    feedback_pages._MARKDOWN.html[key] = "kept"
+    assert ours.markdown2html(context, text) == "kept"  # not rendered again
+    del feedback_pages._MARKDOWN.html[key]
+    image = "![the loss surface](surface.png)"
+    (tmp_path / "surface.png").write_bytes(b"\x89PNG first")
+    first = ours.markdown2html(context, image)
+    (tmp_path / "surface.png").write_bytes(b"\x89PNG second")
+    again = ours.markdown2html(context, image)
+    assert again != first and again == theirs.markdown2html(context, image)
+    assert all(key[0] != image for key in feedback_pages._MARKDOWN.html)
+
 def test_code_put_back_after_nbconverts_page_pass_gives_the_page_it_would_have_given(real, monkeypatch):
     """`HighlightOnce.deferred`: the page nbconvert's BeautifulSoup pass would have written over the
     whole page (code included) and the page written with the code put back afterwards are the same
