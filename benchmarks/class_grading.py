@@ -78,6 +78,18 @@ def healthy_class(folder: Path, students: int | None = None, assignments: list[s
     return course
 
 
+def with_config_of(python: str, course: Path) -> None:
+    """The course's nbgrader_config.py as the checkout that ``python`` runs has it (its own
+    preprocessors), with the lines this course added to this checkout's."""
+    from autograde import bundled
+
+    theirs = subprocess.run([python, "-c", "from autograde import bundled; print(bundled.NBGRADER_CONFIG)"],
+                            check=True, capture_output=True, text=True, cwd="/").stdout.strip()
+    ours, base = (course / "nbgrader_config.py").read_text(), bundled.NBGRADER_CONFIG.read_text()
+    assert ours.startswith(base), "the course's config does not start with this checkout's"
+    (course / "nbgrader_config.py").write_text(Path(theirs).read_text() + ours[len(base):])
+
+
 def scores(course: Path) -> dict:
     from nbgrader.api import Gradebook
 
@@ -207,7 +219,8 @@ def main() -> int:
     parser.add_argument("--scaling", default="10,100,300", help="class sizes for the growth figures")
     parser.add_argument("--scaling-assignments", default="01_gradient_descent,04_single_neuron,05_single_path_backprop")
     parser.add_argument("--baseline", metavar="PYTHON", help="also time `PYTHON -m autograde grade` (another "
-                        "checkout's environment, e.g. main before a change) on the same class, in this run")
+                        "checkout's environment, e.g. main before a change, with that checkout's "
+                        "nbgrader_config.py) on the same class, in this run")
     parser.add_argument("--dask-assignments", default="01_gradient_descent,04_single_neuron",
                         help="the class graded locally and on a local Dask cluster ('' skips it)")
     args = parser.parse_args()
@@ -231,6 +244,7 @@ def main() -> int:
         batch_wall, batch_cpu, _ = timed_batch(ours)
         fast_wall, fast_cpu = timed(batch_command(fast, "--in-kernel", "--no-sandbox"), fast)
         if args.baseline:
+            with_config_of(args.baseline, before)
             command = [args.baseline, *batch_command(before)[1:]]
             before_wall, before_cpu = timed(command, before)
 
