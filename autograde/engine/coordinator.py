@@ -24,7 +24,7 @@ from pathlib import Path
 from autograde.course import nbgrader_steps
 from autograde.engine.notebook_run import Executed, Phases, Task, run_task, run_task_here
 from autograde.intake.staging import Problem
-from autograde.outputs.results import SubmissionResult, read
+from autograde.outputs.results import SubmissionResult, read_many
 from autograde.settings import Grader
 from autograde.trusted import spec as trusted_spec
 from autograde.trusted import tampering
@@ -317,7 +317,7 @@ def grade(api, course: Path, pairs: list[tuple[str, str]], settings, grading: Gr
     outcome.db_url = api.coursedir.db_url
     outcome.wall = time.perf_counter() - started
     keys = list(dict.fromkeys([*pairs, *((s, a) for s, a, _ in unreadable)]))
-    outcome.results = [read(course, assignment, student, api.coursedir.db_url) for student, assignment in keys]
+    outcome.results = read_many(course, keys, api.coursedir.db_url)
     for result in outcome.results:
         key = (result.student, result.assignment)
         result.error = outcome.failed.get(key) or outcome.unreadable.get(key) or result.error

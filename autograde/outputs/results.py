@@ -6,12 +6,12 @@ every assignment, and each assignment's points), which is what totals and the cl
 so that they are the formgrader's and `nbgrader export`'s numbers."""
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-import nbformat
 
 from autograde.course.nbgrader_app import gradebook_url
 
@@ -84,16 +84,18 @@ class SubmissionResult:
 
 
 def _messages(notebook_path: Path) -> dict[str, str]:
-    """grade_id → the error text shown under that test cell in the autograded notebook."""
-    if not notebook_path.exists():
+    """grade_id → the error text shown under that test cell in the autograded notebook (the grader's
+    own file, written by nbgrader after checking it: read as JSON, not checked again)."""
+    try:
+        return messages(json.loads(notebook_path.read_text()))
+    except (OSError, ValueError):
         return {}
-    return messages(nbformat.read(notebook_path, as_version=4))
 
 
 def messages(nb) -> dict[str, str]:
     """grade_id → the error text shown under that test cell of a graded notebook."""
     found = {}
-    for cell in nb.cells:
+    for cell in nb["cells"]:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if grade_id and errors:
@@ -103,14 +105,25 @@ def messages(nb) -> dict[str, str]:
 
 def read(root: Path, assignment: str, student: str, db_url: str | None = None) -> SubmissionResult:
     """The graded submission of one student, from the gradebook and the autograded notebook."""
+    return read_many(root, [(student, assignment)], db_url)[0]
+
+
+def read_many(root: Path, pairs, db_url: str | None = None) -> list[SubmissionResult]:
+    """`read` of each (student, assignment) pair, in their order, in one gradebook session: what one
+    submission loads (its assignment's cells and notebooks) serves the next, instead of a session
+    and some forty queries per submission."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    found = []
     with Gradebook(db_url or gradebook_url(root)) as gb:
-        try:
-            submission = gb.find_submission(assignment, student)
-        except MissingEntry:
-            return SubmissionResult(student, assignment, error="no graded submission in the gradebook")
-        return _result(root, submission)
+        for student, assignment in pairs:
+            try:
+                submission = gb.find_submission(assignment, student)
+            except MissingEntry:
+                found.append(SubmissionResult(student, assignment, error="no graded submission in the gradebook"))
+                continue
+            found.append(_result(root, submission))
+    return found
 
 
 @dataclass

@@ -308,3 +308,17 @@ def test_the_canvas_export_lists_the_roster_with_late_penalties_taken(graded_cla
             result = found.get((person.id, assignment))
             assert cell == ("" if result is None else report.num(result.final_score)), (person.id, assignment)
     assert [row[5:] for row in rows[2:] if row[3] in ("lmuller", "xochitl")] == [[""] * 7] * 2
+
+
+def test_reading_many_submissions_at_once_gives_each_ones_own_reading(graded_class):
+    """`results.read_many` (one gradebook session, as the coordinator reads a run's results) gives
+    what `results.read` gives for each submission, and says so of a submission it does not hold."""
+    from autograde.outputs import results
+
+    course, outcome, _ = graded_class
+    pairs = [(r.student, r.assignment) for r in outcome.results if r.cells][:30] + [("nobody", "01_gradient_descent")]
+    many = results.read_many(course, pairs, outcome.db_url)
+    assert many == [results.read(course, assignment, student, outcome.db_url) for student, assignment in pairs]
+    assert [(r.student, r.assignment) for r in many] == pairs and all(r.cells for r in many[:-1])
+    assert many[-1].error == "no graded submission in the gradebook" and not many[-1].cells
+    assert any(c.message for r in many for c in r.cells)  # the failure messages come from the graded notebooks
