@@ -22,7 +22,7 @@ from autograde.course import deadlines, release
 from autograde.engine import coordinator
 from autograde.intake import staging
 from autograde.course.nbgrader_app import api as nbgrader_api
-from autograde.outputs.results import Course, read_course
+from autograde.outputs.results import NOT_IN_GRADEBOOK, Course, SubmissionResult, read_course
 from autograde.settings import Grader, configured
 
 
@@ -255,14 +255,17 @@ def run(course: Path, settings: Settings) -> Outcome:
     pairs, found = staging.scan_submitted(course, course_ids, grader.coursedir.release_directory)
     pairs, problems = _chosen(pairs, problems + found, ids, course_ids, settings.students)
     graded = coordinator.grade(grader, course, pairs, replace(settings, regrade=settings.regrade or bool(settings.students)),
-                               grading, _unreadable(course, ids, pairs, problems))
+                               grading, _unreadable(course, ids, pairs, problems), read_results=False)
     outcome = Outcome(**{f.name: getattr(graded, f.name) for f in fields(graded)})
     notes = [staging.Problem(*note) for note in deadlines.timestamp_notes(course, dates, pairs)]
     outcome.problems = problems + outcome.problems + notes
     outcome.isolation = _isolation(grading, settings.dask)
     deadlines.reapply(grader)
     outcome.csv = export_csv(grader, course / "grades.csv")
-    outcome.course = read_course(course, grader.coursedir.db_url)
+    outcome.course = read_course(course, grader.coursedir.db_url)  # late penalties as reapplied
+    read = outcome.course.by_key()  # copies: the course's own results keep no grading error
+    coordinator.attach_results(outcome, [replace(read[key]) if key in read else SubmissionResult(*key, error=NOT_IN_GRADEBOOK)
+                                         for key in outcome.keys])
     outcome.feedback = (write_feedback(grader, course, outcome.results, grading.workers or os.cpu_count() or 1)
                         if settings.feedback else [])
     if settings.report:

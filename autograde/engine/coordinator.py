@@ -41,6 +41,7 @@ class Outcome:
     code_seconds: dict[tuple[str, str], float] = field(default_factory=dict)  # its cells' run time
     graded: int = 0  # submissions graded in this run
     resumed: int = 0  # submissions already graded by an earlier run, not graded again
+    keys: list[tuple[str, str]] = field(default_factory=list)  # (student, assignment) of the results, in order
     unreadable: dict[tuple[str, str], str] = field(default_factory=dict)  # the student's files: scored 0
     failed: dict[tuple[str, str], str] = field(default_factory=dict)  # not the student's doing: nothing stored
     retried: int = 0  # grading attempts repeated after a failure that was not the student's doing
@@ -288,13 +289,16 @@ def _progress_bar(total: int, enabled: bool):
                 smoothing=0.1)
 
 
-def grade(api, course: Path, pairs: list[tuple[str, str]], settings, grading: Grader, unreadable=()) -> Outcome:
+def grade(api, course: Path, pairs: list[tuple[str, str]], settings, grading: Grader, unreadable=(),
+          read_results: bool = True) -> Outcome:
     """Grade each (student, assignment) pair; skip those already graded unless ``settings.regrade``.
 
     ``settings`` is a `autograde.pipeline.Settings` (which pairs, Dask, progress); ``grading`` the
     course's settings with the command line's on top: trusted checks (default) run the test cells
     outside the student's kernel (`autograde.trusted`), otherwise in it as plain nbgrader does.
-    ``unreadable`` are (student, assignment, why) that intake refused: they score 0."""
+    ``unreadable`` are (student, assignment, why) that intake refused: they score 0. The results
+    are read from the gradebook afterwards (`attach_results`) unless ``read_results`` is false (the
+    caller reads the whole gradebook anyway): then ``outcome.keys`` says whose to attach."""
     coordinator = Coordinator(api, course, grading, settings.dask, settings.progress)
     outcome = coordinator.outcome
     for student, assignment, why in unreadable:
@@ -316,9 +320,16 @@ def grade(api, course: Path, pairs: list[tuple[str, str]], settings, grading: Gr
     coordinator.run(todo)
     outcome.db_url = api.coursedir.db_url
     outcome.wall = time.perf_counter() - started
-    keys = list(dict.fromkeys([*pairs, *((s, a) for s, a, _ in unreadable)]))
-    outcome.results = read_many(course, keys, api.coursedir.db_url)
+    outcome.keys = list(dict.fromkeys([*pairs, *((s, a) for s, a, _ in unreadable)]))
+    if read_results:
+        attach_results(outcome, read_many(course, outcome.keys, api.coursedir.db_url))
+    return outcome
+
+
+def attach_results(outcome: Outcome, found: list[SubmissionResult]) -> None:
+    """The results of ``outcome.keys`` (read from the gradebook, in that order), each with why it
+    could not be graded when it could not."""
+    outcome.results = found
     for result in outcome.results:
         key = (result.student, result.assignment)
         result.error = outcome.failed.get(key) or outcome.unreadable.get(key) or result.error
-    return outcome

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from autograde.course.nbgrader_app import gradebook_url
 
+NOT_IN_GRADEBOOK = "no graded submission in the gradebook"
 TAG = re.compile(r"^\[([a-z][a-z0-9]*(?:-[a-z0-9]+)*)\]", re.MULTILINE)
 
 
@@ -120,7 +121,7 @@ def read_many(root: Path, pairs, db_url: str | None = None) -> list[SubmissionRe
             try:
                 submission = gb.find_submission(assignment, student)
             except MissingEntry:
-                found.append(SubmissionResult(student, assignment, error="no graded submission in the gradebook"))
+                found.append(SubmissionResult(student, assignment, error=NOT_IN_GRADEBOOK))
                 continue
             found.append(_result(root, submission))
     return found
