@@ -225,8 +225,9 @@ def main() -> int:
     parser.add_argument("--baseline", metavar="PYTHON", help="also time `PYTHON -m autograde grade` (another "
                         "checkout's environment, e.g. main before a change, with that checkout's "
                         "nbgrader_config.py) on the same class, in this run")
-    parser.add_argument("--dask-assignments", default="01_gradient_descent,04_single_neuron",
-                        help="the class graded locally and on a local Dask cluster ('' skips it)")
+    parser.add_argument("--dask-assignments", default=",".join(release.assignments()),
+                        help="the class graded locally and on a local Dask cluster (default: every assignment, "
+                             "136 notebooks, so that the workers' start-up is not most of the difference; '' skips it)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-class-"))
     print(f"machine: {os.cpu_count()} cores; work folder {work}")
