@@ -144,9 +144,12 @@ def tables_made_once() -> None:
     metadata = gradebook_api.Base.metadata
     if getattr(metadata.create_all, "once", False):
         return
-    original_create_all, made, lock = metadata.create_all, {}, threading.Lock()
+    original_create_all, made, lock = metadata.create_all, set(), threading.Lock()
 
-    def identity(engine):
+    def known(engine) -> tuple | None:
+        """(URL, device, inode) of a non-empty SQLite gradebook file, or None."""
+        if not isinstance(engine, sqlalchemy.engine.Engine):
+            return None
         url = engine.url
         if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
             return None
@@ -157,29 +160,24 @@ def tables_made_once() -> None:
         return (str(url), found.st_dev, found.st_ino) if found.st_size else None
 
     class _Made:
-        def __init__(self, tables):
-            self.tables = tables
-
-        def get_table_names(self):
-            return list(self.tables)
+        def get_table_names(self) -> list[str]:
+            return sorted(metadata.tables)
 
     def inspect(subject, *args, **kwargs):
-        key = identity(subject) if isinstance(subject, sqlalchemy.engine.Engine) else None
         with lock:
-            tables = made.get(key) if key else None
-        return _Made(tables) if tables else sqlalchemy.inspect(subject, *args, **kwargs)
+            done = known(subject) in made
+        return _Made() if done else sqlalchemy.inspect(subject, *args, **kwargs)
 
     def create_all(bind=None, tables=None, checkfirst=True):
-        key = identity(bind) if isinstance(bind, sqlalchemy.engine.Engine) else None
+        whole = tables is None and checkfirst
         with lock:
-            if key and key in made and tables is None and checkfirst:
+            if whole and known(bind) in made:
                 return
         original_create_all(bind=bind, tables=tables, checkfirst=checkfirst)
-        key = identity(bind) if key is None and isinstance(bind, sqlalchemy.engine.Engine) else key
-        if key and tables is None:
-            names = sqlalchemy.inspect(bind).get_table_names()
+        key = known(bind) if whole else None  # the file exists now
+        if key is not None:
             with lock:
-                made[key] = tuple(names)
+                made.add(key)
 
     create_all.once, create_all.original = True, original_create_all
     metadata.create_all = create_all

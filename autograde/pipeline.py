@@ -263,9 +263,9 @@ def run(course: Path, settings: Settings) -> Outcome:
     deadlines.reapply(grader)
     outcome.csv = export_csv(grader, course / "grades.csv")
     outcome.course = read_course(course, grader.coursedir.db_url)  # late penalties as reapplied
-    read = outcome.course.by_key()  # copies: the course's own results keep no grading error
-    coordinator.attach_results(outcome, [replace(read[key]) if key in read else SubmissionResult(*key, error=NOT_IN_GRADEBOOK)
-                                         for key in outcome.keys])
+    read = outcome.course.by_key()  # copied: the course's own results carry no grading error
+    coordinator.attach_results(outcome, [replace(read[key]) if key in read else
+                                         SubmissionResult(*key, error=NOT_IN_GRADEBOOK) for key in outcome.keys])
     outcome.feedback = (write_feedback(grader, course, outcome.results, grading.workers or os.cpu_count() or 1)
                         if settings.feedback else [])
     if settings.report:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-
 from autograde.course.nbgrader_app import gradebook_url
 
 NOT_IN_GRADEBOOK = "no graded submission in the gradebook"
