@@ -28,13 +28,21 @@ c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
 # `nbgrader autograde` and the formgrader's Autograde button grade the way `python -m autograde grade`
 # does: nbgrader's own preprocessors, with its Execute replaced by the trusted, sandboxed engine
 # (autograde/course/nbgrader_execute.py; c.Grader.trusted / .sandbox turn either off, docs/grading.md)
-# and its SaveAutoGrades by one that commits a notebook's scores once, not once per cell.
+# and its OverwriteCells and SaveAutoGrades by ones that read a notebook's cells and grades from the
+# gradebook at once and commit its scores once, not once per cell (autograde/course/gradebook_passes.py).
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "autograde.course.gradebook_passes.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 c.Autograde.autograde_preprocessors = [
     "autograde.course.nbgrader_execute.TrustedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
-    "autograde.course.gradebook_writes.SaveAutoGrades",
+    "autograde.course.gradebook_passes.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
@@ -48,7 +56,11 @@ c.AssignLatePenalties.plugin_class = "autograde.course.deadlines.LatePenalty"
 
 # Feedback pages (`nbgrader generate_feedback`, the formgrader's button, `python -m autograde grade`)
 # never show hidden tests: tracebacks, hidden code and hidden tests' inputs and expected values are cut.
-c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades", "autograde.outputs.feedback_safety.SafeFeedback"]
+# nbgrader's GetGrades, reading a notebook's grades and comments at once (autograde/course/gradebook_passes.py).
+c.GenerateFeedback.preprocessors = [
+    "autograde.course.gradebook_passes.GetGrades",
+    "autograde.outputs.feedback_safety.SafeFeedback",
+]
 c.GenerateFeedback.exporter_class = "autograde.outputs.feedback_pages.FeedbackExporter"  # the course's accessible page
 # After the deadline, True shows hidden tests' messages (inputs, expected values) in full; never their code.
 c.SafeFeedback.reveal_hidden_details = False

@@ -66,11 +66,12 @@ SHARED_ENGINES = 8
 
 def shared_engines() -> None:
     """nbgrader opens a new `Gradebook` (and so a new SQLAlchemy engine) in each preprocessor of each
-    notebook, and SQLAlchemy keeps its compiled SQL per engine: every statement of every notebook
-    was compiled again. Engines are now made once per database URL in this process, by replacing
-    the ``create_engine`` that ``nbgrader.api`` imported; ``Gradebook.close`` still disposes of the
-    engine's connections (the next Gradebook opens new ones), the compiled SQL stays. The last
-    `SHARED_ENGINES` URLs are kept."""
+    notebook, eleven per submission, and each one connected afresh: SQLAlchemy compiled every
+    statement again and SQLite read the file's schema again. Engines are now made once per database
+    URL in this process, by replacing the ``create_engine`` that ``nbgrader.api`` imported, and keep
+    their connections: ``Gradebook.close`` ends its session (its connection goes back to the pool,
+    its transaction rolled back) but no longer closes the pool (`_kept_connections`). The last
+    `SHARED_ENGINES` URLs are kept; older ones are closed."""
     from nbgrader import api as gradebook_api
 
     if getattr(gradebook_api.create_engine, "shared", False):
@@ -80,14 +81,67 @@ def shared_engines() -> None:
     def create_engine(url, **options):
         key = (str(url), tuple(sorted(options.items())))
         with lock:  # the coordinator's gradebook thread and its main thread both open gradebooks
-            engine = engines.pop(key, None) or original(url, **options)
+            engine = engines.pop(key, None) or _kept_connections(original(url, **_pinged(url), **options))
             engines[key] = engine  # the most recently used last
             while len(engines) > SHARED_ENGINES:
-                engines.pop(next(iter(engines))).dispose()
+                _close_pool(engines.pop(next(iter(engines))))
         return engine
 
     create_engine.shared, create_engine.original = True, original
     gradebook_api.create_engine = create_engine
+
+
+def _pinged(url) -> dict:
+    """A server's pooled connection is checked before it is used again: one the server dropped (a
+    restart) is replaced, not handed to nbgrader."""
+    from sqlalchemy.engine import make_url
+
+    return {} if make_url(url).get_backend_name() == "sqlite" else {"pool_pre_ping": True}
+
+
+def _file_identity(path: str) -> tuple | None:
+    import os
+
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _kept_connections(engine):
+    """``engine`` whose ``dispose`` (what ``Gradebook.close`` calls) keeps the pooled connections.
+    A connection to a SQLite file is used again only while the file is the one it opened (same
+    device and inode): one deleted and made again gets a new connection, never the old file's. A
+    server's connection is pinged before it is used again. An in-memory database is left as it
+    was: closing its last Gradebook still ends it."""
+    from sqlalchemy import event, exc
+
+    url = engine.url
+    if url.get_backend_name() == "sqlite":  # a server's connections are pinged instead (`_pinged`)
+        if url.database in (None, "", ":memory:") or "mode=memory" in str(url):
+            return engine
+        path = url.database
+
+        @event.listens_for(engine, "connect")
+        def opened(dbapi_connection, record):
+            record.info["file"] = _file_identity(path)
+
+        @event.listens_for(engine, "checkout")
+        def same_file(dbapi_connection, record, proxy):
+            if record.info.get("file") != _file_identity(path):
+                raise exc.DisconnectionError("the gradebook file was replaced")  # the pool connects again
+
+    engine.dispose = _keep
+    return engine
+
+
+def _keep(close: bool = True) -> None:
+    """``Engine.dispose`` of an engine that keeps its connections (`_kept_connections`)."""
+
+
+def _close_pool(engine) -> None:
+    type(engine).dispose(engine)
 
 
 class _SchemaOnce:

@@ -3,6 +3,7 @@ meaning it relies on: an upgrade that removes one fails here, not in a student's
 from __future__ import annotations
 
 import inspect
+import os
 
 import nbclient.client
 from nbclient import NotebookClient
@@ -41,8 +42,10 @@ def test_new_gradebooks_get_the_schema_version_alembic_itself_gives():
 def test_gradebooks_of_one_database_share_an_engine_and_keep_its_compiled_sql(tmp_path):
     """`autograde.internals.shared_engines`: nbgrader still makes its engine with the
     ``create_engine`` it imported, a second Gradebook of the same URL gets the same engine (its
-    compiled statements are reused), and closing a Gradebook still releases its connections."""
+    compiled statements are reused) and its connection, and closing a Gradebook gives its
+    connection back."""
     from nbgrader import api as gradebook_api
+    from sqlalchemy import event
 
     from autograde import internals
 
@@ -53,17 +56,50 @@ def test_gradebooks_of_one_database_share_an_engine_and_keep_its_compiled_sql(tm
         first.add_student("ada")
         engine = first.engine
     assert engine.pool.checkedout() == 0
+    connects = []
+    event.listen(engine, "connect", lambda *args: connects.append(1))
     with gradebook_api.Gradebook(url) as second:
         assert second.engine is engine and second.find_student("ada").id == "ada"
         cached = len(engine._compiled_cache)
     with gradebook_api.Gradebook(url) as again:
         assert again.find_student("ada").id == "ada"
     assert cached > 0 and len(engine._compiled_cache) == cached  # nothing compiled again
+    assert not connects  # nor connected again
     others = [gradebook_api.Gradebook(f"sqlite:///{tmp_path / f'g{n}.db'}") for n in range(internals.SHARED_ENGINES)]
     for gradebook in others:
         gradebook.close()
     with gradebook_api.Gradebook(url) as third:
         assert third.engine is not engine  # the least recently used URL made room
+
+
+def test_a_kept_gradebook_connection_is_not_used_on_a_file_that_was_replaced(tmp_path):
+    """`autograde.internals.shared_engines` keeps SQLite connections between Gradebooks only while the
+    file is the one they opened: a gradebook file replaced under the grader (restored from a backup,
+    made again) is read from the new file, not from the old one a kept connection still holds."""
+    import shutil
+
+    from nbgrader import api as gradebook_api
+
+    from autograde import internals
+
+    internals.shared_engines()
+    internals.tables_made_once()
+    path, backup = tmp_path / "gradebook.db", tmp_path / "backup.db"
+    with gradebook_api.Gradebook(f"sqlite:///{backup}") as other:
+        other.add_student("bob")
+    url = f"sqlite:///{path}"
+    with gradebook_api.Gradebook(url) as gb:
+        gb.add_student("ada")
+    with gradebook_api.Gradebook(url) as gb:
+        assert [s.id for s in gb.students] == ["ada"]
+        assert gb.engine.pool.checkedout() == 1
+    shutil.copy(backup, tmp_path / "restored.db")
+    os.replace(tmp_path / "restored.db", path)
+    with gradebook_api.Gradebook(url) as gb:
+        assert [s.id for s in gb.students] == ["bob"]
+    path.unlink()
+    with gradebook_api.Gradebook(url) as gb:
+        assert gb.students == []
 
 
 def test_cell_metadata_is_checked_against_a_schema_checked_once_with_jsonschemas_own_errors():

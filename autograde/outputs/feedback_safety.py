@@ -29,6 +29,8 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import ClearHiddenTests
 from traitlets import Bool, Integer, List
 
+from autograde.course.gradebook_passes import Prefetched
+
 # The check library's failure layout (backprop_course.checks.feedback): `fail` writes "what returned
 # got", "  expected: …", "[tag] hint"; `fail_plain` writes its message, then "[tag]" alone.
 CHECK_FAILURE = "CheckFailure"
@@ -130,7 +132,8 @@ class SafeFeedback(ClearHiddenTests):
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
-        with Gradebook(info["db_url"]) as self._gradebook:
+        with Gradebook(info["db_url"]) as gradebook:
+            self._gradebook = Prefetched(gradebook, info["notebook"], info["assignment"], info["student"])
             nb, resources = super().preprocess(nb, resources)
         nb.metadata["title"] = f"Feedback on {info['notebook']} for {info['student']}"
         resources["feedback"] = self._summary(nb, resources)
