@@ -236,3 +236,25 @@ def tables_made_once() -> None:
     create_all.once, create_all.original = True, original_create_all
     metadata.create_all = create_all
     gradebook_api.inspect = inspect
+
+
+def html_page_before_its_soup(exporter, nb, resources=None, **kw):
+    """``HTMLExporter.from_notebook_node`` up to its BeautifulSoup pass: the notebook's lexer, its
+    ``highlight_code`` and ``filter_data_type`` filters and its resources (through the private
+    ``_init_resources`` and ``_nb_metadata``), then the template's page as ``(html, resources)``.
+    The pass it leaves out gives images without alt text a default one and makes input and output
+    areas focusable; `autograde.outputs.feedback_pages` does the latter itself on pages without
+    images, and takes nbconvert's whole route for pages with them."""
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+    langinfo = nb.metadata.get("language_info", {})
+    lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+    highlight_code = exporter.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=exporter))
+    resources = exporter._init_resources(resources)
+    filter_data_type = WidgetsDataTypeFilter(notebook_metadata=exporter._nb_metadata, parent=exporter,
+                                             resources=resources)
+    exporter.register_filter("highlight_code", highlight_code)
+    exporter.register_filter("filter_data_type", filter_data_type)
+    return TemplateExporter.from_notebook_node(exporter, nb, resources, **kw)

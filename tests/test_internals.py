@@ -102,6 +102,26 @@ def test_a_kept_gradebook_connection_is_not_used_on_a_file_that_was_replaced(tmp
         assert gb.students == []
 
 
+def test_an_html_page_before_its_soup_is_what_nbconverts_html_exporter_renders_before_its_soup():
+    """`autograde.internals.html_page_before_its_soup` repeats HTMLExporter.from_notebook_node's steps
+    before its BeautifulSoup pass, and that pass still only gives images alt text and makes input
+    and output areas focusable (what `FeedbackExporter` does itself on pages without images)."""
+    from nbconvert.exporters import HTMLExporter
+
+    source = inspect.getsource(HTMLExporter.from_notebook_node)
+    before, soup = source.split("soup = BeautifulSoup(html", 1)
+    for step in ('Highlight2HTML(pygments_lexer=lexer, parent=self)', "resources = self._init_resources(resources)",
+                 "notebook_metadata=self._nb_metadata, parent=self, resources=resources",
+                 'self.register_filter("highlight_code", highlight_code)',
+                 'self.register_filter("filter_data_type", filter_data_type)',
+                 "html, resources = super().from_notebook_node(nb, resources, **kw)"):
+        assert step in before
+    assert soup.count(".select(") == 3 and 'soup.select("img:not([alt])")' in soup
+    assert 'soup.select(".jp-Notebook div.jp-Cell-inputWrapper")' in soup
+    assert 'soup.select(".jp-Notebook div.jp-OutputArea-output")' in soup
+    assert soup.count('elem.attrs["tabindex"] = "0"') == 2 and "return str(soup), resources" in soup
+
+
 def test_cell_metadata_is_checked_against_a_schema_checked_once_with_jsonschemas_own_errors():
     """`autograde.internals.schema_checked_once`: nbgrader still validates cell metadata with
     ``jsonschema.validate`` from its module's ``jsonschema``; valid metadata passes, invalid metadata

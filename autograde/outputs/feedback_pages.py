@@ -22,6 +22,8 @@ from nbconvert.filters.strings import clean_html
 from traitlets import default
 from traitlets.config import Config
 
+from autograde import internals
+
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -47,10 +49,11 @@ class HighlightOnce:
     the course's own cells are the same on every page of an assignment. ``lexer`` is the notebook's
     (`FeedbackExporter` sets it from the notebook's language_info, as HTMLExporter does).
 
-    While a page is rendered (`deferred`), each cell's code is a token at first, put back by
-    `put_back` once nbconvert has run BeautifulSoup over the page: the code's thousands of
-    Pygments tags were most of what it parsed (a third of a page's time), and it changes nothing in
-    them (it adds alt text to images and tabindex to cell wrappers, which stay in the page it parses).
+    On nbconvert's route (pages with images), while a page is rendered (`deferred`), each cell's
+    code is a token at first, put back by `put_back` once nbconvert has run BeautifulSoup over the
+    page: the code's thousands of Pygments tags were most of what it parsed (a third of a page's
+    time), and it changes nothing in them (it adds alt text to images and tabindex to cell wrappers,
+    which stay in the page it parses).
     A token is a random word, which bleach's `clean_html` in the template leaves as it is; the
     code put back is cleaned as the template would have cleaned it."""
 
@@ -126,6 +129,14 @@ class _CompiledTemplates(BytecodeCache):
 _COMPILED = _CompiledTemplates()
 
 
+#: What nbconvert's HTMLExporter does with BeautifulSoup after rendering, on a page without images:
+#: every input wrapper and output area in the notebook's body gets ``tabindex="0"`` (a tag the course's
+#: templates wrote: student text on the page is escaped, so no such tag comes from a student).
+_IMAGE_TAG = re.compile(r"<img\b", re.IGNORECASE)
+_FOCUSABLE_AREA = re.compile(r'(<div class="(?:[^"]* )?(?:jp-Cell-inputWrapper|jp-OutputArea-output)(?: [^"]*)?"'
+                             r'(?: (?!tabindex=)[a-z-]+="[^"]*")*)>')
+
+
 class FeedbackExporter(HTMLExporter):
     """nbconvert's lab HTML with the course's feedback template: a score summary on top, each graded
     cell labelled with its points, accessible colours. The template is fixed (not configurable):
@@ -149,6 +160,9 @@ class FeedbackExporter(HTMLExporter):
         language = nb.metadata.get("language_info", {})
         highlight = self.filters["highlight_code"]
         highlight.lexer = language.get("pygments_lexer", language.get("name")) or "ipython3"
+        page, found = internals.html_page_before_its_soup(self, nb, resources, **kw)
+        if not _IMAGE_TAG.search(page):  # nbconvert's BeautifulSoup pass would only make areas focusable
+            return _FOCUSABLE_AREA.sub(r'\1 tabindex="0">', page), found
         with highlight.deferred():
             page, resources = super().from_notebook_node(nb, resources, **kw)
             return highlight.put_back(page), resources

@@ -252,25 +252,60 @@ def test_markdown_is_rendered_once_per_text_exactly_as_nbconvert_renders_it_unle
     assert all(key[0] != image for key in feedback_pages._MARKDOWN.html)
 
 def test_code_put_back_after_nbconverts_page_pass_gives_the_page_it_would_have_given(real, monkeypatch):
-    """`HighlightOnce.deferred`: the page nbconvert's BeautifulSoup pass would have written over the
-    whole page (code included) and the page written with the code put back afterwards are the same
-    document; they differ only in blank space between tags that the pass folds."""
+    """`HighlightOnce.deferred`, on nbconvert's route (pages with images): the page nbconvert's
+    BeautifulSoup pass would have written over the whole page (code included) and the page written
+    with the code put back afterwards are the same document; they differ only in blank space
+    between tags that the pass folds."""
     from bs4 import BeautifulSoup
 
+    from autograde.outputs import feedback_pages
     from autograde.outputs.feedback_pages import HighlightOnce
 
     course, batch = real
     page = course / "feedback" / "wrongdf" / REAL / f"{REAL}.html"
-    deferred = batch[f"wrongdf/{REAL}/{REAL}.html"]
-    assert '<span class="k">def</span>' in deferred and not re.search(r"code[0-9a-f]{16}x\d+x", deferred)
+
+    def written() -> str:
+        assert api(course).generate_feedback(REAL, "wrongdf", force=True)["success"]
+        return page.read_text()
+
     try:
+        monkeypatch.setattr(feedback_pages, "_IMAGE_TAG", re.compile(""))  # every page: nbconvert's route
+        deferred = written()
         monkeypatch.setattr(HighlightOnce, "deferred", lambda self: contextlib.nullcontext())
         monkeypatch.setattr(HighlightOnce, "put_back", lambda self, text: text)
+        whole = written()
+    finally:
+        monkeypatch.undo()
+        api(course).generate_feedback(REAL, "wrongdf", force=True)
+    assert '<span class="k">def</span>' in deferred and not re.search(r"code[0-9a-f]{16}x\d+x", deferred)
+    assert whole != deferred
+    assert str(BeautifulSoup(deferred, "html.parser")) == str(BeautifulSoup(whole, "html.parser"))
+    assert pages(course) == batch
+
+
+def test_a_page_without_images_is_the_document_nbconverts_page_pass_would_have_made(real, monkeypatch):
+    """`FeedbackExporter` skips nbconvert's BeautifulSoup pass over a page without images (more than a
+    third of a page's time) and makes the input and output areas focusable itself: the page is the
+    same document, tag for tag and attribute for attribute, as the one nbconvert's whole route writes.
+    A page with an image takes nbconvert's whole route (its images without alt text get one)."""
+    from bs4 import BeautifulSoup
+
+    from autograde.outputs import feedback_pages
+
+    course, batch = real
+    page = course / "feedback" / "wrongdf" / REAL / f"{REAL}.html"
+    ours = batch[f"wrongdf/{REAL}/{REAL}.html"]
+    try:
+        monkeypatch.setattr(feedback_pages, "_IMAGE_TAG", re.compile(""))  # every page: nbconvert's route
         assert api(course).generate_feedback(REAL, "wrongdf", force=True)["success"]
         whole = page.read_text()
     finally:
         monkeypatch.undo()
         api(course).generate_feedback(REAL, "wrongdf", force=True)
-    assert whole != deferred
-    assert str(BeautifulSoup(deferred, "html.parser")) == str(BeautifulSoup(whole, "html.parser"))
+    assert "<img" not in ours and ours != whole
+    assert BeautifulSoup(ours, "html.parser") == BeautifulSoup(whole, "html.parser")
+    focusable = BeautifulSoup(ours, "html.parser").select('div[tabindex="0"]')
+    assert len(focusable) >= 10 and all({"jp-Cell-inputWrapper", "jp-OutputArea-output"} & set(d["class"])
+                                        for d in focusable)
+    assert feedback_pages._IMAGE_TAG.search('<p>a plot</p><IMG src="plot.png">')
     assert pages(course) == batch
