@@ -1,14 +1,16 @@
 """nbgrader's gradebook preprocessors, with one notebook's queries and commits made together.
 
-nbgrader's `OverwriteCells` (sanitizing) and `SaveAutoGrades` (scoring) ask the gradebook about
-each cell in turn (one or two joined queries per cell) and `SaveAutoGrades` commits after every
-grade and every comment: about twenty SQLite transactions and forty queries per notebook, most of
-the gradebook's share of grading. The classes here are nbgrader's own (their per-cell code as it
-is); each reads the notebook's rows in one query per kind of row (`Prefetched`) and
+nbgrader's `OverwriteCells` (sanitizing), `SaveAutoGrades` (scoring) and `GetGrades` (feedback) ask
+the gradebook about each cell in turn (one or two joined queries per cell); `SaveAutoGrades` commits
+after every grade and every comment: about twenty SQLite transactions and forty queries per
+notebook, most of the gradebook's share of grading. The classes here are nbgrader's own (their per-
+cell code as it is); each reads the notebook's rows in one query per kind of row (`Prefetched`) and
 `SaveAutoGrades` commits them together: all of a notebook's scores land, or (when something fails
 half way) none of them. nbgrader_config.py lists them in place of nbgrader's.
 """
 from __future__ import annotations
+
+from collections import Counter
 
 from nbgrader import preprocessors
 from nbgrader.api import (Assignment, BaseCell, Comment, Grade, GradeCell, Gradebook, Notebook, SourceCell,
@@ -51,7 +53,7 @@ class Prefetched:
                 .join(Assignment, Assignment.id == Notebook.assignment_id)
                 .filter(Notebook.name == notebook, Assignment.name == assignment))
 
-    def _submitted(self, row):  # the rows of the student's submitted notebook: (row, its cell's name)
+    def _submitted(self, row, cells: tuple[str, ...]):  # the student's rows of these kinds of cell, with their names
         db, (notebook, assignment, student) = self._gradebook.db, self._key
         query = db.query(row, BaseCell.name)
         if row is Grade:  # its points, read with it, not once per grade
@@ -62,7 +64,7 @@ class Prefetched:
                 .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
                 .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
                 .filter(Notebook.name == notebook, Assignment.name == assignment,
-                        SubmittedAssignment.student_id == student))
+                        SubmittedAssignment.student_id == student, BaseCell.type.in_(cells)))
 
     def _rows(self, kind: str) -> dict:
         if kind not in self._read:
@@ -70,10 +72,12 @@ class Prefetched:
                 pairs = [(c.name, c) for c in self._release(SourceCell)]
             elif kind == "graded":  # nbgrader looks for a grade cell, then a task cell
                 pairs = [(c.name, c) for row in (GradeCell, TaskCell) for c in self._release(row)]
-            else:
-                pairs = [(name, row) for row, name in self._submitted(Grade if kind == "grade" else Comment)]
-            names = [name for name, _ in pairs]
-            self._read[kind] = {name: row for name, row in pairs if names.count(name) == 1}
+            elif kind == "grade":  # a grade cell's or a task cell's, as nbgrader looks for them
+                pairs = [(name, row) for row, name in self._submitted(Grade, ("GradeCell", "TaskCell"))]
+            else:  # a comment: a written answer's or a task cell's
+                pairs = [(name, row) for row, name in self._submitted(Comment, ("SolutionCell", "TaskCell"))]
+            names = Counter(name for name, _ in pairs)
+            self._read[kind] = {name: row for name, row in pairs if names[name] == 1}
         return self._read[kind]
 
     def _find(self, kind: str, name: str, *where):
