@@ -3,10 +3,10 @@
 nbgrader's `OverwriteCells` (sanitizing), `SaveAutoGrades` (scoring) and `GetGrades` (feedback) ask
 the gradebook about each cell in turn (one or two joined queries per cell); `SaveAutoGrades` commits
 after every grade and every comment: about twenty SQLite transactions and forty queries per
-notebook, most of the gradebook's share of grading. The classes here are nbgrader's own (their per-
-cell code as it is); each reads the notebook's rows in one query per kind of row (`Prefetched`) and
-`SaveAutoGrades` commits them together: all of a notebook's scores land, or (when something fails
-half way) none of them. nbgrader_config.py lists them in place of nbgrader's.
+notebook, most of the gradebook's share of grading. The classes here are nbgrader's own (their
+per-cell code as it is); each reads the notebook's rows in one query per kind of row (`Prefetched`)
+and `SaveAutoGrades` commits them together: all of a notebook's scores land, or (when something
+fails half way) none of them. nbgrader_config.py lists them in place of nbgrader's.
 """
 from __future__ import annotations
 
