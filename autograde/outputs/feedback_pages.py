@@ -137,6 +137,17 @@ _FOCUSABLE_AREA = re.compile(r'(<div class="(?:[^"]* )?(?:jp-Cell-inputWrapper|j
                              r'(?: (?!tabindex=)[a-z-]+="[^"]*")*)>')
 
 
+def _may_show_image(nb) -> bool:
+    """Whether a page of ``nb`` may show an image (an image output, markdown with one): it takes
+    nbconvert's whole route at once, not after a first rendering that finds it."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and (cell.get("attachments") or _MAY_SHOW_IMAGE.search(cell.source)):
+            return True
+        if any(mime.startswith("image/") for out in cell.get("outputs", []) for mime in out.get("data", {})):
+            return True
+    return False
+
+
 class FeedbackExporter(HTMLExporter):
     """nbconvert's lab HTML with the course's feedback template: a score summary on top, each graded
     cell labelled with its points, accessible colours. The template is fixed (not configurable):
@@ -160,9 +171,10 @@ class FeedbackExporter(HTMLExporter):
         language = nb.metadata.get("language_info", {})
         highlight = self.filters["highlight_code"]
         highlight.lexer = language.get("pygments_lexer", language.get("name")) or "ipython3"
-        page, found = internals.html_page_before_its_soup(self, nb, resources, **kw)
-        if not _IMAGE_TAG.search(page):  # nbconvert's BeautifulSoup pass would only make areas focusable
-            return _FOCUSABLE_AREA.sub(r'\1 tabindex="0">', page), found
+        if not _may_show_image(nb):
+            page, found = internals.html_page_before_its_soup(self, nb, resources, **kw)
+            if not _IMAGE_TAG.search(page):  # nbconvert's BeautifulSoup pass would only make areas focusable
+                return _FOCUSABLE_AREA.sub(r'\1 tabindex="0">', page), found
         with highlight.deferred():
             page, resources = super().from_notebook_node(nb, resources, **kw)
             return highlight.put_back(page), resources

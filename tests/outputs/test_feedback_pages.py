@@ -308,4 +308,9 @@ def test_a_page_without_images_is_the_document_nbconverts_page_pass_would_have_m
     assert len(focusable) >= 10 and all({"jp-Cell-inputWrapper", "jp-OutputArea-output"} & set(d["class"])
                                         for d in focusable)
     assert feedback_pages._IMAGE_TAG.search('<p>a plot</p><IMG src="plot.png">')
+    nb = nbformat.read(autograded(course, "wrongdf"), as_version=4)
+    assert not feedback_pages._may_show_image(nb)  # figures not drawn: the page skips nbconvert's pass
+    nb.cells[-1] = nbformat.v4.new_code_cell("plot()", outputs=[nbformat.v4.new_output(
+        "display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})])
+    assert feedback_pages._may_show_image(nb)  # a drawn figure: nbconvert's whole route at once
     assert pages(course) == batch
