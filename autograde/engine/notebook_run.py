@@ -107,9 +107,29 @@ class _TrackedExecute(Execute):
     ran: set
     budget: int
     kept_bytes: int = 0
+    carried: dict  # cell index → the test cells' snapshots its request carries (`trusted_run.carried`)
+    taken: set  # test cells whose snapshot a carrier took: no request of their own
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        if cell_index in self.taken:
+            self.ran.add(cell_index)
+            return cell
+        expressions = self.carried.get(cell_index)
+        if not expressions:
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        execute = self.kc.execute
+        self.kc.execute = lambda code, **kwargs: execute(code, user_expressions=expressions, **kwargs)
+        try:
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        finally:
+            del self.kc.execute
 
     def on_cell_executed(self, **kwargs):
         self.ran.add(kwargs["cell_index"])
+        reply = (kwargs.get("execute_reply") or {}).get("content", {})
+        if reply.get("status") == "ok" and kwargs["cell_index"] in self.carried:
+            self.taken.update(int(key) for key, value in reply.get("user_expressions", {}).items()
+                              if key in self.carried[kwargs["cell_index"]] and value.get("status") == "ok")
         return super().on_cell_executed(**kwargs)
 
     def output(self, outs, msg, display_id, cell_index):
@@ -151,13 +171,14 @@ class _CellTimedOut(Exception):
 
 
 async def _run_once(server, nb, cwd: Path, config: dict, limits: NotebookLimits, seconds_left: float, spec,
-                    phases: Phases):
+                    stash: dict[int, str], phases: Phases):
     """One kernel runs the notebook; then, if all went well, the trusted checks run against it.
     Returns (cells that ran, verdicts, why the checks did not run)."""
     env = {"NBGRADER_EXECUTION": "autograde", **({} if limits.draw_figures else {figure_style.TEXT_ONLY: "text"})}
     async with _timed_kernel(server, cwd, env, phases) as km:
         client = _TrackedExecute(config=Config({"Execute": config}), record_timing=True)
         client.ran, client.budget = set(), limits.output_bytes
+        client.carried, client.taken = trusted_run.carried(nb, stash) if spec else {}, set()
 
         async def hang_up(timeout, cell=None):  # a cell over its time: kill the kernel, skip the cell
             raise _CellTimedOut(next(i for i, c in enumerate(nb.cells) if c is cell))
@@ -229,7 +250,7 @@ async def execute_notebook(server: ForkServer, nb, cwd: Path, config: dict, limi
             nb.cells[index].outputs = []
         try:
             ran, verdicts, why = await _run_once(server, nb, cwd, config, limits, deadline - time.monotonic(), spec,
-                                                 phases)
+                                                 stash, phases)
             if verdicts is None and why.startswith(trusted_run.UNANSWERED) and not checks_retried:
                 checks_retried = True  # once more in a fresh kernel: twice in a row is the student's doing
                 log.info("%s: %s; checking again in a fresh kernel", who, why)

@@ -35,6 +35,29 @@ def prepare(nb, spec: Spec) -> dict[int, str]:
     return stash
 
 
+def carried(nb, stash: dict[int, str]) -> dict[int, dict[str, str]]:
+    """The snapshots that the cell before a run of test cells takes with its own execute request.
+
+    A test cell's snapshot call (`prepare`) is one expression, so the code cell that runs just
+    before it (markdown and empty cells between) can carry it as a ``user_expressions`` entry of
+    its request: the kernel evaluates it right after that cell, where the test cell stands, with
+    no request of its own. Returns carrier cell index → {str(test cell index): expression}. The
+    kernel evaluates user expressions only after a cell that ran without error; after one that
+    raised, the test cells run their snapshot calls as cells, as without carrying.
+    """
+    carriers: dict[int, dict[str, str]] = {}
+    carrier = None
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue  # nbclient sends no request for these
+        if index in stash:
+            if carrier is not None:
+                carriers.setdefault(carrier, {})[str(index)] = cell.source
+        else:
+            carrier = index
+    return carriers
+
+
 def _error(ename: str, evalue: str) -> NotebookNode:
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
