@@ -139,19 +139,20 @@ async def _run_checker(server, private: Path, socket_path: str, spec: Spec, cell
                    "memos": {name: dict(table) for name, table in _memos.items()}}, handle)  # a copy: Dask threads
     checker = server.checker or server
     pid = checker.spawn_checker(task_file, result_file)
-    while not os.path.exists(result_file):
-        if not alive(pid):
-            await asyncio.sleep(0.05)
-            if not os.path.exists(result_file):
-                return None, "the trusted checker stopped without a result", None
-        stuck = _stuck_in(progress, cell_timeout + STUCK_GRACE_SECONDS)
-        if stuck or time.monotonic() > deadline:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, 9)
-            if stuck:
-                return None, "", stuck
-            return None, "the trusted checks ran out of the notebook's time", None
-        await asyncio.sleep(0.01)
+    with _Ending(pid) as ending:
+        while not os.path.exists(result_file):
+            if not alive(pid):
+                await asyncio.sleep(0.05)
+                if not os.path.exists(result_file):
+                    return None, "the trusted checker stopped without a result", None
+            stuck = _stuck_in(progress, cell_timeout + STUCK_GRACE_SECONDS)
+            if stuck or time.monotonic() > deadline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, 9)
+                if stuck:
+                    return None, "", stuck
+                return None, "the trusted checks ran out of the notebook's time", None
+            await ending.wait()
     with open(result_file) as handle:
         result = json.load(handle)
     if "student_gone" in result:  # the student's kernel did not serve: their doing, like a dead kernel
@@ -166,6 +167,42 @@ async def _run_checker(server, private: Path, socket_path: str, spec: Spec, cell
     if gone:  # graded, and the instructor is told why those cells failed
         return verdicts, f"the student's kernel stopped answering during the checks ({', '.join(gone)})", None
     return verdicts, "", None
+
+
+class _Ending:
+    """Waits for a checker to end: woken by its pidfd the moment it exits (it writes its result
+    file first), and every ``LOOK_SECONDS`` to look for a stuck cell or the deadline. Where the
+    system refuses a pidfd, it polls every ``POLL_SECONDS`` instead."""
+
+    LOOK_SECONDS = 0.1
+    POLL_SECONDS = 0.01
+
+    def __init__(self, pid: int):
+        try:
+            self.fd = os.pidfd_open(pid)
+        except (AttributeError, OSError):  # no pidfd here, or the checker already gone (then polled)
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)
+
+    async def wait(self) -> None:
+        if self.fd is None:
+            await asyncio.sleep(self.POLL_SECONDS)
+            return
+        loop = asyncio.get_running_loop()
+        ended = loop.create_future()
+        loop.add_reader(self.fd, lambda: ended.done() or ended.set_result(None))
+        try:
+            await asyncio.wait_for(ended, self.LOOK_SECONDS)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            loop.remove_reader(self.fd)
 
 
 def _stuck_in(progress: str, seconds: float) -> str | None:

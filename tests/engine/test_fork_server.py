@@ -4,6 +4,8 @@ import asyncio
 import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -175,3 +177,44 @@ def test_a_first_simplify_imports_nothing_the_server_has_not():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "MPLBACKEND": "agg"})
     assert done.stdout.strip() == "[]", done.stdout + done.stderr[-1000:]
+
+
+_DETACHED = """import os, time
+reader, writer = os.pipe()
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.write(writer, str(os.getpid()).encode())
+        time.sleep(600)
+    os._exit(0)
+print(os.read(reader, 32).decode())
+"""
+
+
+def test_a_process_the_kernel_detached_does_not_outlive_the_kernel():
+    """A sandboxed kernel's daemon (its own session, no parent) is killed with the kernel: every
+    process of the slot's user is, by the server's killing helper (`_start_killer`)."""
+    from autograde.engine import sandbox
+
+    if sandbox.level() not in sandbox.ISOLATED:
+        pytest.skip("no sandbox on this machine: kernels run as the grader's user")
+
+    async def detach(server, folder):
+        async with fresh_kernel(server, folder) as km:
+            kc = km.client()
+            kc.start_channels()
+            try:
+                await kc.wait_for_ready(timeout=60)
+                outputs = []
+                await kc.execute_interactive(_DETACHED, timeout=30, output_hook=outputs.append)
+                pid = int("".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream"))
+            finally:
+                kc.stop_channels()
+            assert server.alive(pid)  # detached and running, until the kernel is killed
+        return pid
+
+    with kept_servers(1) as (server,):
+        assert server.uid is not None
+        with tempfile.TemporaryDirectory(dir=server.scratch_root) as folder:  # where a sandboxed kernel may work
+            pid = asyncio.run(detach(server, Path(folder)))
+        assert not server.alive(pid)
