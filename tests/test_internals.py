@@ -150,6 +150,58 @@ def test_cell_metadata_is_checked_against_a_schema_checked_once_with_jsonschemas
     assert len(common.jsonschema._validators) == 1
 
 
+def _metadata_variants() -> list:
+    """nbgrader metadata as the course's notebooks have it, then each field removed, nulled, given
+    another type, and an unknown field added: what a damaged or forged submission may carry."""
+    import json
+
+    from autograde.course.release import REPO
+
+    found = []
+    for path in sorted((REPO / "solutions").glob("*/*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            if "nbgrader" in cell.get("metadata", {}):
+                found.append(cell["metadata"]["nbgrader"])
+    kinds = {json.dumps({k: type(v).__name__ if k in ("grade_id", "points") else v for k, v in m.items()},
+                        sort_keys=True): m for m in found}  # one of each kind of cell
+    variants = []
+    for meta in kinds.values():
+        variants.append(meta)
+        for key in meta:
+            variants.append({k: v for k, v in meta.items() if k != key})
+            for other in (None, "1", 1, 1.5, True, [], {}, -3):
+                variants.append({**meta, key: other})
+        variants.append({**meta, "bonus": 1000})
+    return variants
+
+
+def test_the_compiled_schema_lets_through_exactly_what_jsonschema_does():
+    """The fast check (fastjsonschema's compiled schema) never accepts metadata that jsonschema
+    rejects: on every variant, nbgrader's check raises exactly when jsonschema does, with its error."""
+    import jsonschema
+    from nbgrader.nbgraderformat import MetadataValidator, common
+
+    from autograde import internals
+
+    internals.schema_checked_once()
+    schema = MetadataValidator().schema
+    variants = _metadata_variants()
+    rejected = 0
+    for meta in variants:
+        try:
+            jsonschema.validate(meta, schema)
+            expected = None
+        except jsonschema.ValidationError as error:
+            expected, rejected = error.message, rejected + 1
+        try:
+            common.jsonschema.validate(meta, schema)
+            got = None
+        except jsonschema.ValidationError as error:
+            got = error.message
+        assert got == expected, meta
+    assert len(variants) > 100 and 0 < rejected < len(variants)
+
+
 def test_a_gradebook_files_tables_are_made_once_and_checked_again_when_the_file_is_new(tmp_path):
     """`autograde.internals.tables_made_once`: nbgrader still asks ``inspect`` for the table names and
     runs ``create_all`` in `Gradebook.__init__`; after the first Gradebook of a file, later ones do

@@ -252,6 +252,7 @@ class ReadyKernelClient(AsyncKernelClient):
     ignores any message whose parent is not its own request anyway)."""
 
     IDLE_SECONDS = 0.05  # then IOPub was not connected in time: ask again, as jupyter_client does
+    ready_reply: dict | None = None  # the kernel_info reply that found the kernel ready
     RECONNECT_MS = 10  # ZeroMQ's default 100 ms: the sockets connect before the new kernel has bound them
 
     def start_channels(self, *args, **kwargs) -> None:
@@ -266,6 +267,7 @@ class ReadyKernelClient(AsyncKernelClient):
             if reply is not None and await self._answer(self.iopub_channel, request, "status", self.IDLE_SECONDS,
                                                          idle=True):
                 self._handle_kernel_info_reply(reply)
+                self.ready_reply = reply
                 return
             if not await self._async_is_alive():
                 raise RuntimeError("Kernel died before replying to kernel_info")

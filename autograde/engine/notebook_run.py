@@ -124,6 +124,12 @@ class _TrackedExecute(Execute):
         finally:
             del self.kc.execute
 
+    async def async_wait_for_reply(self, msg_id, cell=None):
+        ready = getattr(self.kc, "ready_reply", None)
+        if ready is not None and ready["parent_header"].get("msg_id") == msg_id:
+            return ready  # nbclient's kernel_info before the first cell: answered when the kernel became ready
+        return await super().async_wait_for_reply(msg_id, cell)
+
     def on_cell_executed(self, **kwargs):
         self.ran.add(kwargs["cell_index"])
         reply = (kwargs.get("execute_reply") or {}).get("content", {})
@@ -192,6 +198,9 @@ async def _run_once(server, nb, cwd: Path, config: dict, limits: NotebookLimits,
                     await asyncio.wait_for(client.async_start_new_kernel_client(), min(seconds_left, 120))
             except Exception as error:  # noqa: BLE001
                 raise InfrastructureError(f"the kernel did not start ({type(error).__name__}: {error})") from None
+            ready = getattr(client.kc, "ready_reply", None)
+            if ready is not None:  # nbclient asks for the kernel's info again before the first cell: not sent
+                client.kc.kernel_info = lambda: ready["parent_header"]["msg_id"]
             started = time.monotonic()
             try:
                 with phases.timed("cells"):
