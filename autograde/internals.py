@@ -7,6 +7,7 @@ fails as soon as one of them is gone, so an upgrade breaks a test, not a grade.
 from __future__ import annotations
 
 import atexit
+import functools
 import threading
 
 
@@ -192,6 +193,85 @@ def schema_checked_once() -> None:
         common.jsonschema = _SchemaOnce(common.jsonschema)
 
 
+def _gradebook_file(engine) -> tuple | None:
+    """(URL, device, inode) of a non-empty SQLite gradebook file, or None."""
+    import os
+
+    import sqlalchemy
+
+    if not isinstance(engine, sqlalchemy.engine.Engine):
+        return None
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    try:
+        found = os.stat(url.database)
+    except OSError:
+        return None
+    return (str(url), found.st_dev, found.st_ino) if found.st_size else None
+
+
+def _new_gradebook_file(db_url) -> bool:
+    """Whether ``db_url`` names a SQLite file that is missing or empty: opening it makes a new gradebook."""
+    import os
+
+    import sqlalchemy
+
+    url = sqlalchemy.engine.make_url(db_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return False
+    try:
+        return os.stat(url.database).st_size == 0
+    except OSError:
+        return True
+
+
+def course_checked_once() -> None:
+    """Each `Gradebook` nbgrader opens ends its ``__init__`` with ``check_course``: a query for the
+    course's row (made if missing) and a commit, about 1 ms, eleven times per submission. Here,
+    once this process has checked a course in a SQLite gradebook file, later openings of the same
+    file (device and inode) skip it: nbgrader never deletes a course. ``check_course`` called by
+    anything but ``Gradebook.__init__``, a server database, and a file that is missing or empty
+    when a Gradebook opens it (made again, even on the inode of the old one) are checked as
+    nbgrader checks them."""
+    import sqlalchemy
+    from nbgrader import api as gradebook_api
+
+    gradebook = gradebook_api.Gradebook
+    if getattr(gradebook.check_course, "once", False):
+        return
+    original_init, original_check = gradebook.__init__, gradebook.check_course
+    checked, opening, lock = set(), threading.local(), threading.Lock()
+
+    def __init__(self, db_url, *args, **kwargs):
+        if _new_gradebook_file(db_url):  # made again (maybe on the same inode): its course is checked again
+            with lock:
+                same = str(sqlalchemy.engine.make_url(db_url))
+                checked.difference_update({key for key in checked if key[0][0] == same})
+        opening.now = True
+        try:
+            original_init(self, db_url, *args, **kwargs)
+        finally:
+            opening.now = False
+
+    def check_course(self, course_id="default_course", **kwargs):
+        key = (_gradebook_file(self.engine), course_id)
+        if getattr(opening, "now", False) and not kwargs and key[0] is not None:
+            with lock:
+                if key in checked:
+                    return None  # Gradebook.__init__ does not use the course it returns
+        course = original_check(self, course_id, **kwargs)
+        if key[0] is not None:
+            with lock:
+                checked.add(key)
+        return course
+
+    functools.update_wrapper(__init__, original_init)
+    functools.update_wrapper(check_course, original_check)
+    check_course.once = True
+    gradebook.__init__, gradebook.check_course = __init__, check_course
+
+
 def tables_made_once() -> None:
     """Each `Gradebook` nbgrader opens (eleven per submission in autograde) asks the database for its
     table names and then runs SQLAlchemy's ``create_all``, one query per table, though the tables
@@ -199,7 +279,6 @@ def tables_made_once() -> None:
     gradebook file in this process: while the file is the same one (device and inode) and not empty,
     it holds nbgrader's tables. A file deleted and made again, an empty file, an in-memory or a
     server database are checked as nbgrader checks them."""
-    import os
 
     import sqlalchemy
     from nbgrader import api as gradebook_api
@@ -208,19 +287,7 @@ def tables_made_once() -> None:
     if getattr(metadata.create_all, "once", False):
         return
     original_create_all, made, lock = metadata.create_all, set(), threading.Lock()
-
-    def known(engine) -> tuple | None:
-        """(URL, device, inode) of a non-empty SQLite gradebook file, or None."""
-        if not isinstance(engine, sqlalchemy.engine.Engine):
-            return None
-        url = engine.url
-        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-            return None
-        try:
-            found = os.stat(url.database)
-        except OSError:
-            return None
-        return (str(url), found.st_dev, found.st_ino) if found.st_size else None
+    known = _gradebook_file
 
     class _Made:
         def get_table_names(self) -> list[str]:

@@ -240,3 +240,36 @@ def test_a_gradebook_files_tables_are_made_once_and_checked_again_when_the_file_
     with gradebook_api.Gradebook(url) as gb:
         assert gb.db.execute(gradebook_api.text("SELECT version_num FROM alembic_version")).scalar()
     assert students() == 0 and not asked
+
+
+def test_a_gradebook_files_course_is_checked_once_and_again_when_the_file_is_new(tmp_path):
+    """`autograde.internals.course_checked_once`: `Gradebook.__init__` still ends with
+    ``check_course``; after the first Gradebook of a file, later ones send no query for the course,
+    until the file is deleted and made again. ``check_course`` called directly still checks."""
+    from nbgrader import api as gradebook_api
+    from sqlalchemy import event
+
+    from autograde import internals
+
+    internals.shared_engines()
+    internals.tables_made_once()
+    internals.course_checked_once()
+    assert "self.check_course(course_id=course_id)" in inspect.getsource(gradebook_api.Gradebook.__init__)
+    path = tmp_path / "gradebook.db"
+    url = f"sqlite:///{path}"
+    with gradebook_api.Gradebook(url, "backprop") as gb:
+        engine = gb.engine
+    asked = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *args: asked.append(statement) if "course" in statement else None)
+
+    def courses() -> list[str]:
+        with gradebook_api.Gradebook(url, "backprop") as gb:
+            return [c.id for c in gb.db.query(gradebook_api.Course)]
+
+    assert courses() == ["backprop"] and len(asked) == 1  # the listing only
+    with gradebook_api.Gradebook(url, "backprop") as gb:
+        assert gb.check_course("backprop").id == "backprop" and len(asked) > 1  # asked directly: checked
+    path.unlink()
+    asked.clear()
+    assert courses() == ["backprop"] and len(asked) > 1  # a new file: the course is made again

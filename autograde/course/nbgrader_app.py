@@ -42,6 +42,7 @@ def api(root: Path, **overrides):
     internals.shared_engines()
     internals.schema_checked_once()
     internals.tables_made_once()
+    internals.course_checked_once()
 
     config = course_config(Path(root), **overrides)
     config.CourseDirectory.root = str(Path(root).resolve())
