@@ -84,17 +84,17 @@ def test_the_same_scores_and_comments_as_nbgraders_own_in_one_transaction(course
     assert [grades[name][0] for name in failed] == [0, 0]
     assert sum(1 for score, _ in grades.values() if score) >= 5  # passes recorded too
     assert any(comment is not None for comment in comments.values())
-    # Opening a Gradebook commits once (nbgrader's check_course); then one commit for the notebook's
-    # scores, against one per grade and per answer cell.
-    assert ours == 2 and nbgraders > len(grades) + 1
+    # One commit for the notebook's scores (the course was checked at the first opening of this
+    # gradebook: `internals.course_checked_once`), against one per grade and per answer cell.
+    assert ours == 1 and nbgraders > len(grades)
 
 
 def test_the_scores_are_read_with_one_query_per_kind_of_row(course):
     _, _, nbgraders = counted(course, preprocessors.SaveAutoGrades, executed(course, "ada"), "ada")
     _, _, ours = counted(course, gradebook_passes.SaveAutoGrades, executed(course, "bob"), "bob")
     grades, comments = stored(course, "bob")
-    # check_course's, the grades', the comments', against one or two per grade and per comment
-    assert ours == 3 and nbgraders >= len(grades) + len(comments)
+    # the grades', the comments', against one or two per grade and per comment
+    assert ours == 2 and nbgraders >= len(grades) + len(comments)
 
 
 def test_feedback_reads_the_same_scores_comments_and_totals_as_nbgraders_own(course):
@@ -104,8 +104,8 @@ def test_feedback_reads_the_same_scores_comments_and_totals_as_nbgraders_own(cou
     read, _, our_queries = counted(course, gradebook_passes.GetGrades, executed(course, "bob"), "bob", ours)
     assert read == nbgraders and ours == theirs and ours["nbgrader"]["max_score"] > ours["nbgrader"]["score"] > 0
     scored = [c.metadata.nbgrader for c in read.cells if "score" in c.metadata.get("nbgrader", {})]
-    # check_course's, the grades', the comments', the submitted notebook and its two totals'
-    assert len(scored) >= 10 and our_queries == 6 and their_queries > 2 * len(scored)
+    # the grades', the comments', the submitted notebook and its two totals'
+    assert len(scored) >= 10 and our_queries == 5 and their_queries > 2 * len(scored)
 
 
 def tampered(grader, student: str):
@@ -129,9 +129,9 @@ def test_sanitizing_restores_the_same_cells_as_nbgraders_own_with_one_query_per_
     ours, _, our_queries = counted(course, gradebook_passes.OverwriteCells, tampered(course, "ada"), "ada")
     assert ours == nbgraders != tampered(course, "ada")
     cells = sum(1 for c in ours.cells if c.metadata.get("nbgrader", {}).get("grade_id"))
-    # check_course's query, the source cells, the grade cells, the task cells; the unknown name is
-    # asked of the gradebook as nbgrader asks it (its MissingEntry makes nbgrader drop the name)
-    assert our_queries == 5 and their_queries > cells > 5
+    # the source cells, the grade cells, the task cells; the unknown name is asked of the gradebook
+    # as nbgrader asks it (its MissingEntry makes nbgrader drop the name)
+    assert our_queries == 4 and their_queries > cells > 5
 
 
 def test_a_notebook_that_fails_half_way_stores_none_of_its_scores(course):
