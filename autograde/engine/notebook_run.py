@@ -102,7 +102,10 @@ class InfrastructureError(RuntimeError):
 
 class _TrackedExecute(Execute):
     """nbgrader's Execute, remembering which cells ran and keeping at most ``budget`` bytes of
-    output, so that 200 MB of prints cost neither the grader's memory nor the feedback."""
+    output, so that 200 MB of prints cost neither the grader's memory nor the feedback. A cell
+    before test cells carries their snapshot calls in its request (``carried``; a test cell whose
+    snapshot was taken sends none), and nbclient's kernel_info before the first cell is answered
+    by the reply that found the kernel ready (`ReadyKernelClient.ready_reply`)."""
 
     ran: set
     budget: int
