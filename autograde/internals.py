@@ -193,35 +193,37 @@ def schema_checked_once() -> None:
         common.jsonschema = _SchemaOnce(common.jsonschema)
 
 
+def _sqlite_file(url) -> str | None:
+    """The file of a SQLite database URL (a string or SQLAlchemy's URL), or None: a server or in memory."""
+    import sqlalchemy
+
+    url = sqlalchemy.engine.make_url(url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
+
+
 def _gradebook_file(engine) -> tuple | None:
     """(URL, device, inode) of a non-empty SQLite gradebook file, or None."""
     import os
 
     import sqlalchemy
 
-    if not isinstance(engine, sqlalchemy.engine.Engine):
-        return None
-    url = engine.url
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
+    path = _sqlite_file(engine.url) if isinstance(engine, sqlalchemy.engine.Engine) else None
     try:
-        found = os.stat(url.database)
+        found = os.stat(path) if path else None
     except OSError:
         return None
-    return (str(url), found.st_dev, found.st_ino) if found.st_size else None
+    return (str(engine.url), found.st_dev, found.st_ino) if found and found.st_size else None
 
 
 def _new_gradebook_file(db_url) -> bool:
     """Whether ``db_url`` names a SQLite file that is missing or empty: opening it makes a new gradebook."""
     import os
 
-    import sqlalchemy
-
-    url = sqlalchemy.engine.make_url(db_url)
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return False
+    path = _sqlite_file(db_url)
     try:
-        return os.stat(url.database).st_size == 0
+        return path is not None and os.stat(path).st_size == 0
     except OSError:
         return True
 
@@ -245,8 +247,8 @@ def course_checked_once() -> None:
 
     def __init__(self, db_url, *args, **kwargs):
         if _new_gradebook_file(db_url):  # made again (maybe on the same inode): its course is checked again
+            same = str(sqlalchemy.engine.make_url(db_url))
             with lock:
-                same = str(sqlalchemy.engine.make_url(db_url))
                 checked.difference_update({key for key in checked if key[0][0] == same})
         opening.now = True
         try:
@@ -279,7 +281,6 @@ def tables_made_once() -> None:
     gradebook file in this process: while the file is the same one (device and inode) and not empty,
     it holds nbgrader's tables. A file deleted and made again, an empty file, an in-memory or a
     server database are checked as nbgrader checks them."""
-
     import sqlalchemy
     from nbgrader import api as gradebook_api
 
@@ -287,7 +288,6 @@ def tables_made_once() -> None:
     if getattr(metadata.create_all, "once", False):
         return
     original_create_all, made, lock = metadata.create_all, set(), threading.Lock()
-    known = _gradebook_file
 
     class _Made:
         def get_table_names(self) -> list[str]:
@@ -295,16 +295,16 @@ def tables_made_once() -> None:
 
     def inspect(subject, *args, **kwargs):
         with lock:
-            done = known(subject) in made
+            done = _gradebook_file(subject) in made
         return _Made() if done else sqlalchemy.inspect(subject, *args, **kwargs)
 
     def create_all(bind=None, tables=None, checkfirst=True):
         whole = tables is None and checkfirst
         with lock:
-            if whole and known(bind) in made:
+            if whole and _gradebook_file(bind) in made:
                 return
         original_create_all(bind=bind, tables=tables, checkfirst=checkfirst)
-        key = known(bind) if whole else None  # the file exists now
+        key = _gradebook_file(bind) if whole else None  # the file exists now
         if key is not None:
             with lock:
                 made.add(key)
